@@ -1,0 +1,5 @@
+add_library(cadyn_warnings INTERFACE)
+target_compile_options(cadyn_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion)
+if(CADYN_WERROR)
+    target_compile_options(cadyn_warnings INTERFACE -Werror)
+endif()

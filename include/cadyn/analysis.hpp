@@ -1,0 +1,47 @@
+#pragma once
+// Analysis of traces: resting level, peak, decay time constant, and where the Ca went.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <cadyn/system.hpp>
+
+namespace cadyn {
+
+// y(t) = baseline + amplitude * exp(-(t - t[0]) / tau), least squares over all points.
+struct exponential_fit {
+    double tau = 0;        // [time unit of t]
+    double amplitude = 0;
+    double baseline = 0;
+    double rms = 0;        // root-mean-square residual
+};
+
+// Fit a single exponential with a free baseline: for each tau the baseline and amplitude are linear least
+// squares; tau is found by a log-spaced scan refined by golden-section search. Needs at least 4 points; returns
+// nullopt when there are fewer or the data do not decay.
+std::optional<exponential_fit> fit_exponential(std::span<const double> t, std::span<const double> y);
+
+struct transient_summary {
+    double resting = 0;                    // value at the start of the run
+    double peak = 0;                       // largest value
+    double peak_time = 0;
+    double decay_from = 0;                 // time the decay fit starts (the peak after the last stimulus)
+    std::optional<exponential_fit> decay;  // decay after the last stimulus
+};
+
+// Summarise a transient: resting value (first sample), peak, and the decay after `last_stimulus` (the fit runs
+// from the largest value after that time to the end of the trace).
+transient_summary summarize_transient(std::span<const double> t, std::span<const double> y, double last_stimulus);
+
+// How much of `species` each mechanism took out of `compartment` over a run [zmol], from the integrated budget
+// channels (simulation_result::budget). Positive: removed from the compartment.
+struct removal {
+    std::string mechanism;
+    double amount = 0;  // [zmol]
+};
+std::vector<removal> removal_by_mechanism(const system& sys, const std::vector<double>& budget,
+                                          const std::string& compartment, const std::string& species);
+
+} // namespace cadyn

@@ -1,0 +1,106 @@
+#pragma once
+// The mechanism interface: a metadata table plus kernels that work over spans of sites.
+//
+// A mechanism is one kind of process (a pump, a leak, a buffer, a stimulus). Its *type* (mechanism_info) lists
+// its parameters with dimensions, defaults, ranges, meanings and the paper they come from; the species it reads;
+// what it moves or produces; and its own state variables. Documentation, `cadyn mechanisms`, model validation
+// and (later) the Python bindings are all generated from that table.
+//
+// Its *kernels* compute over n instances at once from a mechanism_pack of structure-of-arrays pointers, so the
+// same code serves one compartment (n = 1) and a million voxels. The engine owns every array: kernels never
+// allocate, never keep pointers between calls, and see only canonical units (uM, ms, um^2, um^3, mV, K).
+//
+// Two kinds:
+//  - membrane: placed on a membrane. Instance i has an area and a potential and reads concentrations on the
+//    inner and outer side. For each transported species k it writes out[k][i], the amount per time entering the
+//    inner compartment [zmol/ms] (negative: leaving it). The engine divides by each side's volume, so mass is
+//    conserved by construction.
+//  - volume: placed in a compartment. For each produced species k it writes out[k][i], a concentration rate
+//    [uM/ms] in that compartment, and for each state s the derivative dstate[s][i].
+//
+// Adding a mechanism: one file in src/mechanisms/, one line in src/mechanisms/registry.cpp, one test in
+// tests/mechanisms/.
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include <cadyn/units.hpp>
+
+namespace cadyn {
+
+enum class mechanism_kind { membrane, volume };
+
+// Where a membrane mechanism reads a concentration: the inner or outer compartment (volume mechanisms: local).
+enum class side { inner, outer, local };
+
+struct field_info {
+    std::string_view name;          // "kd"
+    const dimension* dim;           // &dims::concentration
+    std::string_view default_text;  // "0.2 uM" (parsed with the units module)
+    double lower;                   // inclusive bounds, canonical units
+    double upper;
+    std::string_view meaning;       // one line
+};
+
+struct species_read {
+    std::string_view species;
+    side where;
+};
+
+struct state_info {
+    std::string_view name;          // "bound"
+    const dimension* dim;           // &dims::concentration
+    std::string_view meaning;
+    std::string_view carries;       // species this state contains, for totals and budgets ("ca"); empty: none
+    double carried = 0;             // how many of `carries` one unit of state holds
+};
+
+struct mechanism_info {
+    std::string_view name;          // catalogue key: "pmca"
+    mechanism_kind kind;
+    std::string_view summary;       // one line
+    std::string_view equations;     // plain-text equations, for docs and `cadyn mechanisms`
+    std::string_view citation;      // the paper the form and defaults come from
+    std::vector<field_info> parameters;
+    std::vector<species_read> reads;
+    std::vector<std::string_view> outputs;  // species moved (membrane) or produced (volume)
+    std::vector<state_info> states;
+    bool is_stimulus = false;       // imposed from outside; switched off when the resting state is computed
+
+    // Index of a parameter by name, or -1.
+    int parameter_index(std::string_view name) const;
+};
+
+// The arrays a kernel works on. Index [j][i]: j the entry in the info table, i the instance (0..n-1).
+struct mechanism_pack {
+    std::size_t n = 0;
+    double t = 0;                            // [ms]
+    double temperature = 310.15;             // [K]
+    const double* const* param = nullptr;    // [parameter][i], canonical units
+    const double* const* conc = nullptr;     // [read][i] [uM]
+    const double* const* state = nullptr;    // [state][i]
+    double* const* dstate = nullptr;         // [state][i] per ms
+    double* const* out = nullptr;            // [output][i]: [zmol/ms] into inner (membrane) or [uM/ms] (volume)
+    const double* size = nullptr;            // [i]: area [um^2] (membrane) or volume [um^3] (volume)
+    const double* potential = nullptr;       // [i]: [mV] inner minus outer (membrane only)
+};
+
+class mechanism {
+public:
+    virtual ~mechanism() = default;
+    virtual const mechanism_info& info() const = 0;
+
+    // Write out[k][i] for every output and dstate[s][i] for every state. Must not allocate.
+    virtual void rates(const mechanism_pack& p) const = 0;
+
+    // Set the initial state from the concentrations in p (p.state points at writable storage). The default
+    // leaves the states at zero.
+    virtual void init(const mechanism_pack& p, double* const* state) const;
+
+    // Append the times in (0, t_end] at which rates jump (pulse edges), so the solver can stop there.
+    virtual void breakpoints(const double* const* param, std::size_t n, double t_end,
+                             std::vector<double>& out) const;
+};
+
+} // namespace cadyn

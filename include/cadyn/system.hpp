@@ -1,0 +1,93 @@
+#pragma once
+// system: a compiled model, ready for a solver.
+//
+// compile() binds every mechanism of a model_spec to its sites and lays out the state vector:
+//
+//   y = [ free concentrations: one block per (compartment, species) that is not clamped, one value per site ]
+//       [ mechanism states: one block per (mechanism, state), one value per instance                       ]
+//       [ user parameters driven by rate rules                                                              ]
+//
+// A site is one well-mixed volume element; in a point model every compartment is one site. Clamped
+// compartments are not in y: their concentrations are constants and whatever flows into them is discarded.
+//
+// rhs() evaluates dy/dt; it allocates nothing (all scratch arrays are sized at compile time) and is therefore not
+// thread-safe on one system: give each thread its own. Membrane fluxes are amounts per time divided by each
+// side's volume, so the total amount of every species (free + carried by states, times volume, summed over
+// non-clamped compartments, plus what crossed into clamped ones) is conserved by construction.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <cadyn/model.hpp>
+
+namespace cadyn {
+
+// What a recorded column is.
+struct observable_info {
+    std::string name;  // "cyt.ca", "calbindin.bound", "pmca.ca_flux", or a user variable
+    std::string unit;  // canonical unit
+};
+
+// One channel of the budget: the amount of `species` that mechanism `mechanism` moves. For a membrane mechanism
+// the positive direction is into `to` (its inner compartment) out of `from`; for a volume mechanism it is the
+// amount produced in `to` (from is empty).
+struct flux_channel {
+    std::string mechanism;
+    std::string species;
+    std::string from;
+    std::string to;
+};
+
+class system {
+public:
+    explicit system(const model_spec& model);
+    ~system();
+    system(system&&) noexcept;
+    system& operator=(system&&) noexcept;
+    system(const system&) = delete;
+    system& operator=(const system&) = delete;
+
+    const model_spec& model() const;
+
+    // Number of ODE states and their names ("cyt.ca", "calbindin.bound").
+    std::size_t size() const;
+    const std::vector<std::string>& state_names() const;
+
+    // The initial state: the model's initial concentrations, mechanism states initialised by each mechanism.
+    std::vector<double> initial_state() const;
+
+    // dy/dt at time t [ms]. With stimuli = false every mechanism marked is_stimulus is skipped (the resting cell).
+    void rhs(double t, const double* y, double* ydot, bool stimuli = true);
+
+    // Budget channels and their current rates [zmol/ms] at (t, y), in the order of flux_channels().
+    const std::vector<flux_channel>& flux_channels() const;
+    void fluxes(double t, const double* y, double* out, bool stimuli = true);
+
+    // Observables: the default set (every free concentration, every mechanism state, every budget channel) or
+    // the model's record list. observe() writes their values at (t, y) into out, in canonical units.
+    const std::vector<observable_info>& observables() const;
+    void observe(double t, const double* y, double* out);
+
+    // Total amount of a species [zmol] in the non-clamped compartments: free + carried by mechanism states.
+    double total_amount(const double* y, const std::string& species) const;
+
+    // Index into y of the free concentration of `species` in `compartment`, or -1 (clamped or absent).
+    long state_index(const std::string& compartment, const std::string& species) const;
+
+    // The sorted times in (0, t_end] at which some stimulus is discontinuous.
+    std::vector<double> breakpoints(double t_end) const;
+
+    // Absolute tolerance for each state (the model's atol scaled to each state's unit).
+    std::vector<double> abs_tolerances() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// Validate and compile. Throws model_error listing every problem when the model is invalid.
+system compile(model_spec model);
+
+} // namespace cadyn

@@ -1,0 +1,150 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <cadyn/analysis.hpp>
+
+namespace cadyn {
+
+namespace {
+
+// Best baseline and amplitude for a given tau; returns the residual sum of squares.
+double fit_linear_part(std::span<const double> t, std::span<const double> y, double tau, double& baseline,
+                       double& amplitude) {
+    const auto n = static_cast<double>(t.size());
+    double se = 0;
+    double see = 0;
+    double sy = 0;
+    double sey = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        const double e = std::exp(-(t[i] - t[0]) / tau);
+        se += e;
+        see += e * e;
+        sy += y[i];
+        sey += e * y[i];
+    }
+    const double det = n * see - se * se;
+    if (std::abs(det) < 1e-300) {
+        baseline = sy / n;
+        amplitude = 0;
+    }
+    else {
+        baseline = (see * sy - se * sey) / det;
+        amplitude = (n * sey - se * sy) / det;
+    }
+    double ss = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        const double r = y[i] - baseline - amplitude * std::exp(-(t[i] - t[0]) / tau);
+        ss += r * r;
+    }
+    return ss;
+}
+
+} // namespace
+
+std::optional<exponential_fit> fit_exponential(std::span<const double> t, std::span<const double> y) {
+    if (t.size() < 4 || t.size() != y.size()) {
+        return std::nullopt;
+    }
+    const double span = t.back() - t.front();
+    if (!(span > 0)) {
+        return std::nullopt;
+    }
+    double b = 0;
+    double a = 0;
+    // Scan log(tau) from 1/1000 of the window to 100 windows.
+    const double lo = std::log(span * 1e-3);
+    const double hi = std::log(span * 1e2);
+    constexpr int steps = 200;
+    int best = 0;
+    double best_ss = std::numeric_limits<double>::infinity();
+    for (int k = 0; k <= steps; ++k) {
+        const double ss = fit_linear_part(t, y, std::exp(lo + (hi - lo) * k / steps), b, a);
+        if (ss < best_ss) {
+            best_ss = ss;
+            best = k;
+        }
+    }
+    // Golden-section refinement between the neighbours of the best grid point.
+    double x0 = lo + (hi - lo) * std::max(best - 1, 0) / steps;
+    double x3 = lo + (hi - lo) * std::min(best + 1, steps) / steps;
+    const double g = (std::sqrt(5.0) - 1) / 2;
+    double x1 = x3 - g * (x3 - x0);
+    double x2 = x0 + g * (x3 - x0);
+    double f1 = fit_linear_part(t, y, std::exp(x1), b, a);
+    double f2 = fit_linear_part(t, y, std::exp(x2), b, a);
+    for (int it = 0; it < 100 && (x3 - x0) > 1e-12; ++it) {
+        if (f1 < f2) {
+            x3 = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = x3 - g * (x3 - x0);
+            f1 = fit_linear_part(t, y, std::exp(x1), b, a);
+        }
+        else {
+            x0 = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = x0 + g * (x3 - x0);
+            f2 = fit_linear_part(t, y, std::exp(x2), b, a);
+        }
+    }
+    exponential_fit fit;
+    fit.tau = std::exp((x0 + x3) / 2);
+    const double ss = fit_linear_part(t, y, fit.tau, fit.baseline, fit.amplitude);
+    fit.rms = std::sqrt(ss / static_cast<double>(t.size()));
+    if (!std::isfinite(fit.tau) || fit.amplitude == 0) {
+        return std::nullopt;
+    }
+    return fit;
+}
+
+transient_summary summarize_transient(std::span<const double> t, std::span<const double> y, double last_stimulus) {
+    transient_summary s;
+    if (t.empty()) {
+        return s;
+    }
+    s.resting = y[0];
+    const auto peak = std::max_element(y.begin(), y.end());
+    s.peak = *peak;
+    s.peak_time = t[static_cast<std::size_t>(peak - y.begin())];
+    const auto first = std::lower_bound(t.begin(), t.end(), last_stimulus);
+    if (first == t.end()) {
+        return s;
+    }
+    const auto start = static_cast<std::size_t>(first - t.begin());
+    const auto local_peak = std::max_element(y.begin() + static_cast<long>(start), y.end());
+    const auto from = static_cast<std::size_t>(local_peak - y.begin());
+    s.decay_from = t[from];
+    auto fit = fit_exponential(t.subspan(from), y.subspan(from));
+    if (fit && fit->amplitude > 0) {
+        s.decay = fit;
+    }
+    return s;
+}
+
+std::vector<removal> removal_by_mechanism(const system& sys, const std::vector<double>& budget,
+                                          const std::string& compartment, const std::string& species) {
+    std::vector<removal> out;
+    const auto& channels = sys.flux_channels();
+    for (std::size_t c = 0; c < channels.size() && c < budget.size(); ++c) {
+        const auto& ch = channels[c];
+        if (ch.species != species) {
+            continue;
+        }
+        double removed = 0;
+        if (ch.to == compartment) {
+            removed = -budget[c];  // amount into `to`: negative when taken out
+        }
+        else if (ch.from == compartment) {
+            removed = budget[c];
+        }
+        else {
+            continue;
+        }
+        out.push_back({ch.mechanism, removed});
+    }
+    return out;
+}
+
+} // namespace cadyn

@@ -1,0 +1,656 @@
+// TOML model reader (toml++). Every problem is collected with its location; see docs/model-format.md.
+#include <cmath>
+#include <fstream>
+#include <numbers>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <cadyn/catalogue.hpp>
+#include <cadyn/io/model_file.hpp>
+#include <cadyn/units.hpp>
+
+#include "io/default_model.hpp"
+
+namespace cadyn {
+
+namespace {
+
+class reader {
+public:
+    explicit reader(std::string source): source_(std::move(source)) {}
+
+    model_spec read(const toml::table& root);
+    std::vector<diagnostic>& problems() { return problems_; }
+
+private:
+    std::string source_;
+    std::vector<diagnostic> problems_;
+    model_spec m_;
+
+    source_location where(const toml::node& node) const {
+        const auto& s = node.source();
+        return {source_, static_cast<int>(s.begin.line), static_cast<int>(s.begin.column)};
+    }
+
+    void report(const toml::node& node, const std::string& key, std::string message) {
+        problems_.push_back({where(node), key, std::move(message)});
+    }
+
+    // Complain about keys of `table` that are not in `allowed`.
+    void check_keys(const toml::table& table, const std::string& prefix, const std::set<std::string>& allowed) {
+        for (const auto& [k, node]: table) {
+            const std::string key(k.str());
+            if (!allowed.contains(key)) {
+                std::string list;
+                for (const auto& a: allowed) {
+                    list += (list.empty() ? "" : ", ") + a;
+                }
+                report(node, prefix + key, fmt::format("unknown key '{}'; expected one of: {}", key, list));
+            }
+        }
+    }
+
+    std::optional<std::string> get_string(const toml::table& t, const std::string& key, const std::string& path,
+                                          bool required) {
+        const auto* node = t.get(key);
+        if (node == nullptr) {
+            if (required) {
+                report(t, path + key, "missing required key");
+            }
+            return std::nullopt;
+        }
+        if (const auto* s = node->as_string()) {
+            return s->get();
+        }
+        report(*node, path + key, "expected a string");
+        return std::nullopt;
+    }
+
+    std::optional<bool> get_bool(const toml::table& t, const std::string& key, const std::string& path) {
+        const auto* node = t.get(key);
+        if (node == nullptr) {
+            return std::nullopt;
+        }
+        if (const auto* b = node->as_boolean()) {
+            return b->get();
+        }
+        report(*node, path + key, "expected true or false");
+        return std::nullopt;
+    }
+
+    // A quantity of dimension `dim`, from a string with units ("1.5 mM"), or from a bare number when the
+    // dimension is dimensionless.
+    std::optional<double> quantity(const toml::node& node, const std::string& key, const dimension& dim) {
+        if (const auto* s = node.as_string()) {
+            try {
+                return to_canonical(s->get(), dim);
+            }
+            catch (const unit_error& e) {
+                report(node, key, e.what());
+                return std::nullopt;
+            }
+        }
+        if (node.is_number()) {
+            const double v = node.value<double>().value_or(NAN);
+            if (&dim == &dims::dimensionless) {
+                return v;
+            }
+            report(node, key,
+                   fmt::format("expected a {} with its unit as a string, e.g. \"{}\"; a bare number has no unit",
+                               dim.name, dim.example));
+            return std::nullopt;
+        }
+        report(node, key, fmt::format("expected a {}, e.g. \"{}\"", dim.name, dim.example));
+        return std::nullopt;
+    }
+
+    std::optional<double> get_quantity(const toml::table& t, const std::string& key, const std::string& path,
+                                       const dimension& dim, bool required) {
+        const auto* node = t.get(key);
+        if (node == nullptr) {
+            if (required) {
+                report(t, path + key, fmt::format("missing required key (a {}, e.g. \"{}\")", dim.name, dim.example));
+            }
+            return std::nullopt;
+        }
+        return quantity(*node, path + key, dim);
+    }
+
+    // Each element of an array of tables, e.g. [[compartments]].
+    template <typename F>
+    void each_table(const toml::table& root, const std::string& key, F&& f) {
+        const auto* node = root.get(key);
+        if (node == nullptr) {
+            return;
+        }
+        const auto* arr = node->as_array();
+        if (arr == nullptr) {
+            report(*node, key, fmt::format("expected an array of tables: write each entry as [[{}]]", key));
+            return;
+        }
+        std::size_t i = 0;
+        for (const auto& el: *arr) {
+            if (const auto* t = el.as_table()) {
+                f(*t, fmt::format("{}[{}].", key, i));
+            }
+            else {
+                report(el, fmt::format("{}[{}]", key, i), "expected a table");
+            }
+            ++i;
+        }
+    }
+
+    void read_header(const toml::table& root);
+    void read_species(const toml::table& root);
+    void read_compartments(const toml::table& root);
+    void read_membranes(const toml::table& root);
+    void read_mechanism_table(const toml::table& t, const std::string& path, const std::string& type,
+                              const std::set<std::string>& fixed_keys);
+    void read_mechanisms(const toml::table& root);
+    void read_parameters(const toml::table& root);
+    void read_reactions(const toml::table& root);
+    void read_rules(const toml::table& root);
+    void read_run(const toml::table& root);
+    void read_record(const toml::table& root);
+    bool parse_side(const std::string& text, std::vector<participant>& out);
+};
+
+void reader::read_header(const toml::table& root) {
+    check_keys(root, "",
+               {"format_version", "name", "description", "temperature", "species", "compartments", "membranes",
+                "mechanisms", "buffers", "stimuli", "parameters", "reactions", "rules", "run", "record"});
+    const auto* version = root.get("format_version");
+    if (version == nullptr) {
+        report(root, "format_version",
+               fmt::format("missing: the file must declare its format, e.g. format_version = {}", model_format_version));
+    }
+    else if (const auto* v = version->as_integer()) {
+        m_.format_version = static_cast<int>(v->get());
+        if (m_.format_version != model_format_version) {
+            report(*version, "format_version",
+                   fmt::format("this cadyn reads format_version {}, the file has {}", model_format_version,
+                               m_.format_version));
+        }
+    }
+    else {
+        report(*version, "format_version", "expected an integer");
+    }
+    m_.name = get_string(root, "name", "", false).value_or("");
+    m_.description = get_string(root, "description", "", false).value_or("");
+    m_.temperature = get_quantity(root, "temperature", "", dims::temperature, false).value_or(m_.temperature);
+}
+
+void reader::read_species(const toml::table& root) {
+    const auto* node = root.get("species");
+    if (node == nullptr) {
+        return;
+    }
+    const auto* t = node->as_table();
+    if (t == nullptr) {
+        report(*node, "species", "expected a table: [species] with one entry per species, e.g. ip3 = { charge = 0 }");
+        return;
+    }
+    for (const auto& [k, v]: *t) {
+        const std::string name(k.str());
+        const auto* entry = v.as_table();
+        if (entry == nullptr) {
+            report(v, "species." + name, "expected a table, e.g. { charge = 0 }");
+            continue;
+        }
+        check_keys(*entry, "species." + name + ".", {"charge"});
+        int charge = 0;
+        if (const auto* c = entry->get("charge")) {
+            if (const auto* i = c->as_integer()) {
+                charge = static_cast<int>(i->get());
+            }
+            else {
+                report(*c, "species." + name + ".charge", "expected an integer valence");
+            }
+        }
+        else if (!known_species_charge(name, charge)) {
+            report(v, "species." + name, "missing key 'charge' (the valence z)");
+        }
+        m_.species.push_back({name, charge, where(v)});
+    }
+}
+
+void reader::read_compartments(const toml::table& root) {
+    each_table(root, "compartments", [&](const toml::table& t, const std::string& path) {
+        check_keys(t, path, {"name", "volume", "radius", "length", "clamped", "concentrations"});
+        compartment_spec c;
+        c.where = where(t);
+        c.name = get_string(t, "name", path, true).value_or("");
+        c.clamped = get_bool(t, "clamped", path).value_or(false);
+        const auto volume = get_quantity(t, "volume", path, dims::volume, false);
+        const auto radius = get_quantity(t, "radius", path, dims::length, false);
+        const auto length = get_quantity(t, "length", path, dims::length, false);
+        if (volume) {
+            c.volume = *volume;
+            if (radius || length) {
+                report(t, path + "volume", "give either a volume or a geometry (radius, length), not both");
+            }
+        }
+        else if (radius && length) {
+            // Cylinder without end caps: V = pi r^2 L, side surface 2 pi r L.
+            c.volume = std::numbers::pi * *radius * *radius * *length;
+            c.surface = 2 * std::numbers::pi * *radius * *length;
+        }
+        else if (radius) {
+            // Sphere: V = 4/3 pi r^3, surface 4 pi r^2.
+            c.volume = 4.0 / 3.0 * std::numbers::pi * std::pow(*radius, 3);
+            c.surface = 4 * std::numbers::pi * *radius * *radius;
+        }
+        else if (!t.contains("volume") && !t.contains("radius")) {
+            report(t, path + "volume", "missing: give a volume (e.g. \"1 pL\") or a radius (sphere) and length");
+        }
+        if (const auto* conc = t.get("concentrations")) {
+            if (const auto* ct = conc->as_table()) {
+                for (const auto& [k, v]: *ct) {
+                    const std::string species(k.str());
+                    if (const auto value = quantity(v, path + "concentrations." + species, dims::concentration)) {
+                        c.initial[species] = *value;
+                    }
+                }
+            }
+            else {
+                report(*conc, path + "concentrations", "expected a table, e.g. { ca = \"100 nM\" }");
+            }
+        }
+        m_.compartments.push_back(std::move(c));
+    });
+}
+
+void reader::read_membranes(const toml::table& root) {
+    each_table(root, "membranes", [&](const toml::table& t, const std::string& path) {
+        check_keys(t, path, {"name", "inner", "outer", "area", "potential"});
+        membrane_spec mb;
+        mb.where = where(t);
+        mb.name = get_string(t, "name", path, true).value_or("");
+        mb.inner = get_string(t, "inner", path, true).value_or("");
+        mb.outer = get_string(t, "outer", path, true).value_or("");
+        mb.potential = get_quantity(t, "potential", path, dims::potential, false).value_or(0.0);
+        if (const auto area = get_quantity(t, "area", path, dims::area, false)) {
+            mb.area = *area;
+        }
+        else if (!t.contains("area")) {
+            const auto* inner = m_.find_compartment(mb.inner);
+            if (inner != nullptr && inner->surface > 0) {
+                mb.area = inner->surface;  // the surface of the inner compartment's geometry
+            }
+            else {
+                report(t, path + "area",
+                       "missing: give an area (e.g. \"1200 um^2\"), or a radius for the inner compartment");
+            }
+        }
+        m_.membranes.push_back(std::move(mb));
+    });
+}
+
+// A mechanism table: fixed keys (name, type, membrane/compartment) and the mechanism's parameters.
+void reader::read_mechanism_table(const toml::table& t, const std::string& path, const std::string& type_hint,
+                                  const std::set<std::string>& fixed_keys) {
+    mechanism_spec mech;
+    mech.where = where(t);
+    mech.type = type_hint.empty() ? get_string(t, "type", path, true).value_or("") : type_hint;
+    mech.name = get_string(t, "name", path, false).value_or(mech.type);
+    const auto membrane = get_string(t, "membrane", path, false);
+    const auto compartment = get_string(t, "compartment", path, false);
+    const auto* impl = find_mechanism(mech.type);
+    if (impl == nullptr) {
+        // validate() reports the unknown type with the list of known ones.
+        mech.location = membrane.value_or(compartment.value_or(""));
+        m_.mechanisms.push_back(std::move(mech));
+        return;
+    }
+    const auto& info = impl->info();
+    const bool on_membrane = info.kind == mechanism_kind::membrane;
+    if (on_membrane && !membrane) {
+        report(t, path + "membrane", fmt::format("'{}' sits on a membrane: add membrane = \"...\"", mech.type));
+    }
+    if (!on_membrane && !compartment) {
+        report(t, path + "compartment", fmt::format("'{}' acts in a compartment: add compartment = \"...\"", mech.type));
+    }
+    if (on_membrane && compartment) {
+        report(t, path + "compartment", fmt::format("'{}' sits on a membrane; use membrane = \"...\"", mech.type));
+    }
+    mech.location = on_membrane ? membrane.value_or("") : compartment.value_or("");
+
+    // Membrane parameters per area may be given per volume of the compartment the mechanism takes Ca from.
+    const membrane_spec* mb = on_membrane ? m_.find_membrane(mech.location) : nullptr;
+    const compartment_spec* ref = nullptr;
+    if (mb != nullptr) {
+        const side s = info.reads.empty() ? side::inner : info.reads.front().where;
+        ref = m_.find_compartment(s == side::outer ? mb->outer : mb->inner);
+    }
+    for (const auto& [k, node]: t) {
+        const std::string key(k.str());
+        if (fixed_keys.contains(key)) {
+            continue;
+        }
+        const std::string full = path + key;
+        const int index = info.parameter_index(key);
+        mech.parameter_where[key] = where(node);
+        if (index < 0) {
+            mech.parameters[key] = 0;  // validate() reports it with the list of parameters
+            continue;
+        }
+        const auto& field = info.parameters[static_cast<std::size_t>(index)];
+        const auto* s = node.as_string();
+        if (s != nullptr && mb != nullptr && ref != nullptr && mb->area > 0) {
+            // Per-volume alternatives: uM/s of the reference compartment, amount/time for the whole membrane,
+            // a rate (1/s) for a permeability.
+            try {
+                const auto q = split_quantity(s->get());
+                const double per_area = ref->volume / mb->area;
+                if (field.dim == &dims::flux_density && has_dimension(q.unit, dims::concentration_rate)) {
+                    mech.parameters[key] = to_canonical(s->get(), dims::concentration_rate) * per_area;
+                    continue;
+                }
+                if (field.dim == &dims::flux_density && has_dimension(q.unit, dims::flux)) {
+                    mech.parameters[key] = to_canonical(s->get(), dims::flux) / mb->area;
+                    continue;
+                }
+                if (field.dim == &dims::permeability && has_dimension(q.unit, dims::rate)) {
+                    mech.parameters[key] = to_canonical(s->get(), dims::rate) * per_area;
+                    continue;
+                }
+            }
+            catch (const unit_error&) {
+                // Fall through: quantity() reports it with the declared dimension.
+            }
+        }
+        if (const auto v = quantity(node, full, *field.dim)) {
+            mech.parameters[key] = *v;
+        }
+    }
+    m_.mechanisms.push_back(std::move(mech));
+}
+
+void reader::read_mechanisms(const toml::table& root) {
+    each_table(root, "mechanisms", [&](const toml::table& t, const std::string& path) {
+        read_mechanism_table(t, path, "", {"name", "type", "membrane", "compartment"});
+    });
+    each_table(root, "buffers", [&](const toml::table& t, const std::string& path) {
+        if (t.contains("type")) {
+            report(*t.get("type"), path + "type", "[[buffers]] are always of type 'buffer'; remove 'type'");
+        }
+        read_mechanism_table(t, path, "buffer", {"name", "compartment", "type"});
+    });
+    each_table(root, "stimuli", [&](const toml::table& t, const std::string& path) {
+        const std::string type = get_string(t, "type", path, false).value_or("pulse_train");
+        read_mechanism_table(t, path, type, {"name", "type", "membrane", "compartment"});
+    });
+}
+
+void reader::read_parameters(const toml::table& root) {
+    const auto* node = root.get("parameters");
+    if (node == nullptr) {
+        return;
+    }
+    const auto* t = node->as_table();
+    if (t == nullptr) {
+        report(*node, "parameters", "expected a table: [parameters] with name = \"value unit\"");
+        return;
+    }
+    for (const auto& [k, v]: *t) {
+        const std::string name(k.str());
+        const std::string key = "parameters." + name;
+        std::optional<double> value;
+        if (v.is_number()) {
+            value = v.value<double>();
+        }
+        else if (const auto* s = v.as_string()) {
+            try {
+                const auto q = split_quantity(s->get());
+                const auto* dim = q.unit.empty() ? &dims::dimensionless : dimension_of(q.unit);
+                if (dim == nullptr) {
+                    report(v, key,
+                           fmt::format("cannot tell the dimension of '{}'; use a unit of one of the dimensions in "
+                                       "docs/units.md",
+                                       s->get()));
+                }
+                else {
+                    value = to_canonical(s->get(), *dim);
+                }
+            }
+            catch (const unit_error& e) {
+                report(v, key, e.what());
+            }
+        }
+        else {
+            report(v, key, "expected a number or a quantity string such as \"0.5 s^-1\"");
+        }
+        if (value) {
+            m_.parameters.push_back({name, *value, where(v)});
+        }
+    }
+}
+
+// "2 cyt.a + cyt.b" -> participants. Returns false on a malformed term.
+bool reader::parse_side(const std::string& text, std::vector<participant>& out) {
+    std::stringstream ss(text);
+    std::string term;
+    while (std::getline(ss, term, '+')) {
+        std::istringstream ts(term);
+        std::string first;
+        std::string second;
+        ts >> first >> second;
+        if (first.empty()) {
+            continue;
+        }
+        participant p;
+        std::string ref = first;
+        if (!second.empty()) {
+            try {
+                std::size_t used = 0;
+                p.stoichiometry = std::stod(first, &used);
+                if (used != first.size()) {
+                    return false;
+                }
+            }
+            catch (const std::exception&) {
+                return false;
+            }
+            ref = second;
+        }
+        std::string rest;
+        ts >> rest;
+        const auto dot = ref.find('.');
+        if (!rest.empty() || dot == std::string::npos || dot == 0 || dot + 1 == ref.size()) {
+            return false;
+        }
+        p.compartment = ref.substr(0, dot);
+        p.species = ref.substr(dot + 1);
+        out.push_back(p);
+    }
+    return true;
+}
+
+void reader::read_reactions(const toml::table& root) {
+    each_table(root, "reactions", [&](const toml::table& t, const std::string& path) {
+        check_keys(t, path, {"name", "equation", "rate", "amount_rate", "compartment"});
+        reaction_spec rx;
+        rx.where = where(t);
+        rx.name = get_string(t, "name", path, true).value_or("");
+        const auto equation = get_string(t, "equation", path, true);
+        if (equation) {
+            const auto arrow = equation->find("->");
+            if (arrow == std::string::npos || !parse_side(equation->substr(0, arrow), rx.reactants) ||
+                !parse_side(equation->substr(arrow + 2), rx.products)) {
+                report(*t.get("equation"), path + "equation",
+                       "expected 'reactants -> products' with terms like '2 cyt.ca' joined by '+', e.g. "
+                       "\"cyt.ip3 -> \"");
+            }
+        }
+        const auto rate = get_string(t, "rate", path, false);
+        const auto amount_rate = get_string(t, "amount_rate", path, false);
+        if (rate && amount_rate) {
+            report(t, path + "rate", "give either rate (per volume) or amount_rate, not both");
+        }
+        else if (rate) {
+            rx.rate = *rate;
+            rx.rate_per_volume = true;
+            rx.compartment = get_string(t, "compartment", path, false).value_or("");
+            if (rx.compartment.empty() && !rx.reactants.empty()) {
+                rx.compartment = rx.reactants.front().compartment;
+            }
+            else if (rx.compartment.empty() && !rx.products.empty()) {
+                rx.compartment = rx.products.front().compartment;
+            }
+        }
+        else if (amount_rate) {
+            rx.rate = *amount_rate;
+            rx.rate_per_volume = false;
+        }
+        else {
+            report(t, path + "rate", "missing: rate (uM/ms in the compartment) or amount_rate (zmol/ms)");
+        }
+        m_.reactions.push_back(std::move(rx));
+    });
+}
+
+void reader::read_rules(const toml::table& root) {
+    each_table(root, "rules", [&](const toml::table& t, const std::string& path) {
+        check_keys(t, path, {"variable", "value", "rate"});
+        rule_spec r;
+        r.where = where(t);
+        r.variable = get_string(t, "variable", path, true).value_or("");
+        const auto value = get_string(t, "value", path, false);
+        const auto rate = get_string(t, "rate", path, false);
+        if (value.has_value() == rate.has_value()) {
+            report(t, path + "value", "give exactly one of value (an assignment rule) or rate (a rate rule)");
+        }
+        r.type = rate ? rule_spec::kind::rate : rule_spec::kind::assignment;
+        r.expression = rate ? *rate : value.value_or("");
+        m_.rules.push_back(std::move(r));
+    });
+}
+
+void reader::read_run(const toml::table& root) {
+    const auto* node = root.get("run");
+    if (node == nullptr) {
+        return;
+    }
+    const auto* t = node->as_table();
+    if (t == nullptr) {
+        report(*node, "run", "expected a table [run]");
+        return;
+    }
+    auto& r = m_.run;
+    r.where = where(*t);
+    check_keys(*t, "run.", {"t_end", "rtol", "atol", "max_step", "start", "report"});
+    r.t_end = get_quantity(*t, "t_end", "run.", dims::time, false).value_or(r.t_end);
+    r.rtol = get_quantity(*t, "rtol", "run.", dims::dimensionless, false).value_or(r.rtol);
+    r.atol = get_quantity(*t, "atol", "run.", dims::concentration, false).value_or(r.atol);
+    r.max_step = get_quantity(*t, "max_step", "run.", dims::time, false).value_or(r.max_step);
+    if (const auto start = get_string(*t, "start", "run.", false)) {
+        if (*start == "initial") {
+            r.start = start_from::initial;
+        }
+        else if (*start == "steady_state") {
+            r.start = start_from::steady_state;
+        }
+        else {
+            report(*t->get("start"), "run.start",
+                   fmt::format("expected \"initial\" or \"steady_state\", got \"{}\"", *start));
+        }
+    }
+    r.report_compartment = get_string(*t, "report", "run.", false).value_or("");
+}
+
+void reader::read_record(const toml::table& root) {
+    const auto* node = root.get("record");
+    if (node == nullptr) {
+        return;
+    }
+    const auto* t = node->as_table();
+    if (t == nullptr) {
+        report(*node, "record", "expected a table [record]");
+        return;
+    }
+    m_.record.where = where(*t);
+    check_keys(*t, "record.", {"interval", "observables"});
+    m_.record.interval = get_quantity(*t, "interval", "record.", dims::time, false).value_or(m_.record.interval);
+    if (const auto* obs = t->get("observables")) {
+        if (const auto* arr = obs->as_array()) {
+            for (const auto& el: *arr) {
+                if (const auto* s = el.as_string()) {
+                    m_.record.observables.push_back(s->get());
+                }
+                else {
+                    report(el, "record.observables", "expected strings such as \"cyt.ca\"");
+                }
+            }
+        }
+        else {
+            report(*obs, "record.observables", "expected an array of names, e.g. [\"cyt.ca\", \"er.ca\"]");
+        }
+    }
+}
+
+model_spec reader::read(const toml::table& root) {
+    m_.source = source_;
+    read_header(root);
+    read_species(root);
+    read_compartments(root);
+    read_membranes(root);
+    read_mechanisms(root);
+    read_parameters(root);
+    read_reactions(root);
+    read_rules(root);
+    read_run(root);
+    read_record(root);
+    return std::move(m_);
+}
+
+} // namespace
+
+model_spec parse_model(std::string_view text, const std::string& source_name) {
+    toml::table root;
+    try {
+        root = toml::parse(text, source_name);
+    }
+    catch (const toml::parse_error& e) {
+        const auto& s = e.source();
+        throw model_error({{{source_name, static_cast<int>(s.begin.line), static_cast<int>(s.begin.column)},
+                            "",
+                            std::string("TOML syntax error: ") + std::string(e.description())}});
+    }
+    reader r(source_name);
+    model_spec model = r.read(root);
+    auto& problems = r.problems();
+    // Cross-reference checks run even when the reader found problems, so one pass reports everything; the
+    // validator's findings about things the reader already rejected are dropped as duplicates.
+    for (auto& d: validate(model)) {
+        bool duplicate = false;
+        for (const auto& p: problems) {
+            duplicate = duplicate || p.key == d.key;
+        }
+        if (!duplicate) {
+            problems.push_back(std::move(d));
+        }
+    }
+    if (!problems.empty()) {
+        throw model_error(std::move(problems));
+    }
+    return model;
+}
+
+model_spec read_model_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw model_error({{{path.string(), 0, 0}, "", "cannot open the model file"}});
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return parse_model(buffer.str(), path.string());
+}
+
+std::string_view default_model_text() { return detail::default_model_toml; }
+
+model_spec default_model() { return parse_model(default_model_text(), "<built-in default model>"); }
+
+} // namespace cadyn

@@ -1,0 +1,84 @@
+// Pulse train: rectangular Ca current pulses across a membrane (a spike train's Ca entry, an uncaging flash).
+#include <cmath>
+#include <limits>
+
+#include "mechanisms/mechanisms.hpp"
+
+namespace cadyn::mechanisms {
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+constexpr double ca_valence = 2;
+
+// Whether a pulse is running at time t.
+bool in_pulse(double t, double start, double duration, double frequency, double count) {
+    if (t < start || count < 1) {
+        return false;
+    }
+    const double period = frequency > 0 ? 1.0 / frequency : inf;
+    const double k = std::floor((t - start) / period);
+    if (k >= count) {
+        return false;
+    }
+    const double onset = start + k * period;
+    return t >= onset && t < onset + duration;
+}
+
+class pulse_train_mechanism final: public mechanism {
+public:
+    const mechanism_info& info() const override {
+        static const mechanism_info table{
+            .name = "pulse_train",
+            .kind = mechanism_kind::membrane,
+            .summary = "Rectangular Ca current pulses into the inner compartment (spike-train or uncaging stimulus)",
+            .equations = "J_in = I / (z F) during each pulse, 0 otherwise; pulse k (0 <= k < count) runs over "
+                         "[start + k/f, start + k/f + duration)",
+            .citation = "Faraday's law, I = z F J (z = 2 for Ca2+)",
+            .parameters =
+                {
+                    {"amplitude", &dims::current, "100 pA", -inf, inf,
+                     "Ca current carried into the inner compartment during a pulse (per instance)"},
+                    {"start", &dims::time, "0 ms", 0, inf, "onset of the first pulse"},
+                    {"duration", &dims::time, "2 ms", 0, inf, "length of each pulse"},
+                    {"frequency", &dims::rate, "20 Hz", 0, inf, "pulse rate"},
+                    {"count", &dims::dimensionless, "1", 0, 1e9, "number of pulses"},
+                },
+            .reads = {},
+            .outputs = {"ca"},
+            .states = {},
+            .is_stimulus = true,
+        };
+        return table;
+    }
+
+    void rates(const mechanism_pack& p) const override {
+        const auto& par = p.param;
+        for (std::size_t i = 0; i < p.n; ++i) {
+            const bool on = in_pulse(p.t, par[1][i], par[2][i], par[3][i], par[4][i]);
+            p.out[0][i] = on ? par[0][i] * constants::zmol_per_ms_per_pA / ca_valence : 0.0;
+        }
+    }
+
+    void breakpoints(const double* const* par, std::size_t n, double t_end, std::vector<double>& out) const override {
+        for (std::size_t i = 0; i < n; ++i) {
+            const double period = par[3][i] > 0 ? 1.0 / par[3][i] : inf;
+            for (double k = 0; k < par[4][i]; ++k) {
+                const double onset = par[1][i] + k * period;
+                if (onset > t_end) {
+                    break;
+                }
+                out.push_back(onset);
+                out.push_back(onset + par[2][i]);
+            }
+        }
+    }
+};
+
+} // namespace
+
+const mechanism& pulse_train() {
+    static const pulse_train_mechanism m;
+    return m;
+}
+
+} // namespace cadyn::mechanisms

@@ -1,0 +1,366 @@
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include <cadyn/catalogue.hpp>
+#include <cadyn/model.hpp>
+
+#include "expr/expression.hpp"
+
+namespace cadyn {
+
+namespace {
+template <typename T>
+const T* find_by_name(const std::vector<T>& list, const std::string& name) {
+    for (const auto& item: list) {
+        if (item.name == name) {
+            return &item;
+        }
+    }
+    return nullptr;
+}
+} // namespace
+
+const compartment_spec* model_spec::find_compartment(const std::string& n) const {
+    return find_by_name(compartments, n);
+}
+const membrane_spec* model_spec::find_membrane(const std::string& n) const { return find_by_name(membranes, n); }
+const species_spec* model_spec::find_species(const std::string& n) const { return find_by_name(species, n); }
+
+bool known_species_charge(const std::string& name, int& charge) {
+    static const std::map<std::string, int> known = {
+        {"ca", 2}, {"na", 1}, {"k", 1}, {"cl", -1}, {"mg", 2}, {"ip3", 0}, {"atp", 0}, {"adp", 0}, {"pi", 0},
+    };
+    const auto it = known.find(name);
+    if (it == known.end()) {
+        return false;
+    }
+    charge = it->second;
+    return true;
+}
+
+namespace {
+
+class validator {
+public:
+    explicit validator(model_spec& m): m_(m) {}
+
+    std::vector<diagnostic> run() {
+        check_header();
+        check_species();
+        check_compartments();
+        check_membranes();
+        check_mechanisms();
+        check_parameters_and_rules();
+        check_run();
+        return std::move(problems_);
+    }
+
+private:
+    model_spec& m_;
+    std::vector<diagnostic> problems_;
+    std::set<std::string> names_;  // every top-level name: compartments, membranes, mechanisms, parameters
+
+    void report(const source_location& where, std::string key, std::string message) {
+        problems_.push_back({where, std::move(key), std::move(message)});
+    }
+
+    void claim_name(const std::string& name, const source_location& where, const std::string& key) {
+        if (name.empty()) {
+            report(where, key, "a name is required");
+            return;
+        }
+        if (!names_.insert(name).second) {
+            report(where, key,
+                   fmt::format("the name '{}' is used twice; compartments, membranes, mechanisms and parameters "
+                               "need distinct names",
+                               name));
+        }
+    }
+
+    // Make sure species `name` exists, declaring a known ion on first use.
+    bool ensure_species(const std::string& name, const source_location& where, const std::string& key) {
+        if (m_.find_species(name) != nullptr) {
+            return true;
+        }
+        int charge = 0;
+        if (known_species_charge(name, charge)) {
+            m_.species.push_back({name, charge, where});
+            return true;
+        }
+        report(where, key, fmt::format("unknown species '{}': declare it in [species] with its charge", name));
+        return false;
+    }
+
+    void check_header() {
+        if (m_.format_version != model_format_version) {
+            report({m_.source, 0, 0}, "format_version",
+                   fmt::format("unsupported format_version {}; this cadyn reads version {}", m_.format_version,
+                               model_format_version));
+        }
+        if (!(m_.temperature > 0) || !std::isfinite(m_.temperature)) {
+            report({m_.source, 0, 0}, "temperature", "expected a temperature above absolute zero");
+        }
+    }
+
+    void check_species() {
+        std::set<std::string> seen;
+        for (const auto& s: m_.species) {
+            if (!seen.insert(s.name).second) {
+                report(s.where, "species." + s.name, "species declared twice");
+            }
+        }
+    }
+
+    void check_compartments() {
+        for (const auto& c: m_.compartments) {
+            const std::string key = "compartments." + c.name;
+            claim_name(c.name, c.where, key);
+            if (!(c.volume > 0) || !std::isfinite(c.volume)) {
+                report(c.where, key + ".volume", fmt::format("expected a positive volume, got {} um^3", c.volume));
+            }
+            for (const auto& [species, value]: c.initial) {
+                ensure_species(species, c.where, key + ".concentrations." + species);
+                if (!(value >= 0) || !std::isfinite(value)) {
+                    report(c.where, key + ".concentrations." + species,
+                           fmt::format("expected a non-negative concentration, got {} uM", value));
+                }
+            }
+        }
+    }
+
+    void check_membranes() {
+        for (const auto& mb: m_.membranes) {
+            const std::string key = "membranes." + mb.name;
+            claim_name(mb.name, mb.where, key);
+            for (const auto* side_name: {&mb.inner, &mb.outer}) {
+                if (m_.find_compartment(*side_name) == nullptr) {
+                    report(mb.where, key + (side_name == &mb.inner ? ".inner" : ".outer"),
+                           fmt::format("no compartment named '{}'", *side_name));
+                }
+            }
+            if (mb.inner == mb.outer) {
+                report(mb.where, key, "inner and outer must be different compartments");
+            }
+            if (!(mb.area > 0) || !std::isfinite(mb.area)) {
+                report(mb.where, key + ".area", fmt::format("expected a positive area, got {} um^2", mb.area));
+            }
+            if (!std::isfinite(mb.potential)) {
+                report(mb.where, key + ".potential", "expected a finite potential");
+            }
+        }
+    }
+
+    // The compartment that side `s` of a mechanism placed at `location` refers to, or nullptr.
+    const compartment_spec* compartment_on(const mechanism_info& info, const std::string& location, side s) const {
+        if (info.kind == mechanism_kind::volume) {
+            return m_.find_compartment(location);
+        }
+        const auto* mb = m_.find_membrane(location);
+        if (mb == nullptr) {
+            return nullptr;
+        }
+        return m_.find_compartment(s == side::outer ? mb->outer : mb->inner);
+    }
+
+    void check_mechanisms() {
+        for (auto& mech: m_.mechanisms) {
+            const std::string key = "mechanisms." + mech.name;
+            claim_name(mech.name, mech.where, key);
+            const auto* impl = find_mechanism(mech.type);
+            if (impl == nullptr) {
+                std::string known;
+                for (const auto* m: all_mechanisms()) {
+                    known += (known.empty() ? "" : ", ") + std::string(m->info().name);
+                }
+                report(mech.where, key + ".type",
+                       fmt::format("unknown mechanism type '{}'; known types: {}", mech.type, known));
+                continue;
+            }
+            const auto& info = impl->info();
+            if (info.kind == mechanism_kind::membrane && m_.find_membrane(mech.location) == nullptr) {
+                report(mech.where, key + ".membrane",
+                       fmt::format("'{}' is a membrane mechanism; expected the name of a membrane, got '{}'",
+                                   mech.type, mech.location));
+                continue;
+            }
+            if (info.kind == mechanism_kind::volume && m_.find_compartment(mech.location) == nullptr) {
+                report(mech.where, key + ".compartment",
+                       fmt::format("'{}' acts inside a compartment; expected the name of a compartment, got '{}'",
+                                   mech.type, mech.location));
+                continue;
+            }
+            for (const auto& [pname, value]: mech.parameters) {
+                const int index = info.parameter_index(pname);
+                const auto it = mech.parameter_where.find(pname);
+                const source_location where = it != mech.parameter_where.end() ? it->second : mech.where;
+                if (index < 0) {
+                    std::string known;
+                    for (const auto& f: info.parameters) {
+                        known += (known.empty() ? "" : ", ") + std::string(f.name);
+                    }
+                    report(where, key + "." + pname,
+                           fmt::format("'{}' has no parameter '{}'; its parameters are: {}", mech.type, pname, known));
+                    continue;
+                }
+                const auto& field = info.parameters[static_cast<std::size_t>(index)];
+                if (!(value >= field.lower && value <= field.upper)) {
+                    report(where, key + "." + pname,
+                           fmt::format("{} {} is out of range [{}, {}] {}", value, field.dim->canonical, field.lower,
+                                       field.upper, field.dim->canonical));
+                }
+            }
+            for (const auto& field: info.parameters) {
+                mech.parameters.try_emplace(std::string(field.name), default_value(field));
+            }
+            for (const auto& read: info.reads) {
+                const std::string species(read.species);
+                ensure_species(species, mech.where, key);
+                const auto* comp = compartment_on(info, mech.location, read.where);
+                if (comp != nullptr && comp->clamped && !comp->initial.contains(species)) {
+                    report(mech.where, key,
+                           fmt::format("'{}' reads {} in the clamped compartment '{}', which gives no concentration "
+                                       "for it",
+                                       mech.type, species, comp->name));
+                }
+            }
+            for (const auto& out: info.outputs) {
+                ensure_species(std::string(out), mech.where, key);
+            }
+        }
+    }
+
+    // Names usable in expressions: "compartment.species", compartment names (volumes), parameters, rule
+    // variables, t.
+    void check_parameters_and_rules() {
+        std::set<std::string> known = {"t"};
+        for (const auto& p: m_.parameters) {
+            claim_name(p.name, p.where, "parameters." + p.name);
+            known.insert(p.name);
+            if (!std::isfinite(p.value)) {
+                report(p.where, "parameters." + p.name, "expected a finite value");
+            }
+        }
+        for (const auto& c: m_.compartments) {
+            known.insert(c.name);
+            for (const auto& s: m_.species) {
+                known.insert(c.name + "." + s.name);
+            }
+        }
+        for (const auto& r: m_.rules) {
+            if (r.type == rule_spec::kind::assignment) {
+                if (known.contains(r.variable) && m_.find_compartment(r.variable) == nullptr &&
+                    r.variable.find('.') != std::string::npos) {
+                    report(r.where, "rules." + r.variable,
+                           "assignment rules to species concentrations are not supported; use a rate rule or a "
+                           "reaction");
+                }
+                known.insert(r.variable);
+            }
+        }
+        const auto check_expr = [&](const std::string& text, const source_location& where, const std::string& key) {
+            if (text.empty()) {
+                report(where, key, "expected a math expression");
+                return;
+            }
+            try {
+                for (const auto& name: detail::referenced_names(text)) {
+                    if (!known.contains(name)) {
+                        report(where, key,
+                               fmt::format("unknown name '{}' in '{}'; expressions may use compartment.species, "
+                                           "compartment volumes, parameters, rule variables and t",
+                                           name, text));
+                    }
+                }
+            }
+            catch (const detail::expression_error& e) {
+                report(where, key, e.what());
+            }
+        };
+        for (const auto& r: m_.rules) {
+            const std::string key = "rules." + r.variable;
+            if (r.type == rule_spec::kind::rate) {
+                const auto dot = r.variable.find('.');
+                const bool is_param = find_by_name(m_.parameters, r.variable) != nullptr;
+                bool is_species = false;
+                if (dot != std::string::npos) {
+                    const auto* c = m_.find_compartment(r.variable.substr(0, dot));
+                    is_species = c != nullptr && !c->clamped && m_.find_species(r.variable.substr(dot + 1)) != nullptr;
+                }
+                if (!is_param && !is_species) {
+                    report(r.where, key,
+                           fmt::format("a rate rule needs a species in a non-clamped compartment "
+                                       "('compartment.species') or a parameter; '{}' is neither",
+                                       r.variable));
+                }
+            }
+            check_expr(r.expression, r.where, key);
+        }
+        for (const auto& rx: m_.reactions) {
+            const std::string key = "reactions." + rx.name;
+            if (rx.reactants.empty() && rx.products.empty()) {
+                report(rx.where, key, "a reaction needs at least one reactant or product");
+            }
+            for (const auto* list: {&rx.reactants, &rx.products}) {
+                for (const auto& p: *list) {
+                    const auto* c = m_.find_compartment(p.compartment);
+                    if (c == nullptr) {
+                        report(rx.where, key, fmt::format("no compartment named '{}'", p.compartment));
+                    }
+                    ensure_species(p.species, rx.where, key);
+                    if (!(p.stoichiometry > 0)) {
+                        report(rx.where, key, "stoichiometries must be positive");
+                    }
+                }
+            }
+            if (rx.rate_per_volume && m_.find_compartment(rx.compartment) == nullptr) {
+                report(rx.where, key + ".compartment",
+                       fmt::format("a rate given per volume needs the compartment it refers to; no compartment "
+                                   "named '{}'",
+                                   rx.compartment));
+            }
+            check_expr(rx.rate, rx.where, key + ".rate");
+        }
+    }
+
+    void check_run() {
+        const auto& r = m_.run;
+        if (!(r.t_end > 0) || !std::isfinite(r.t_end)) {
+            report(r.where, "run.t_end", "expected a positive duration");
+        }
+        if (!(r.rtol > 0 && r.rtol < 1)) {
+            report(r.where, "run.rtol", "expected a relative tolerance between 0 and 1 (e.g. 1e-6)");
+        }
+        if (!(r.atol > 0)) {
+            report(r.where, "run.atol", "expected a positive absolute tolerance (e.g. '1e-9 uM')");
+        }
+        if (!(r.max_step >= 0)) {
+            report(r.where, "run.max_step", "expected a non-negative time");
+        }
+        if (!(m_.record.interval > 0)) {
+            report(m_.record.where, "record.interval", "expected a positive time between records");
+        }
+        if (!r.report_compartment.empty()) {
+            const auto* c = m_.find_compartment(r.report_compartment);
+            if (c == nullptr || c->clamped) {
+                report(r.where, "run.report",
+                       fmt::format("expected a non-clamped compartment to report on, got '{}'", r.report_compartment));
+            }
+        }
+        bool any_free = false;
+        for (const auto& c: m_.compartments) {
+            any_free = any_free || !c.clamped;
+        }
+        if (!any_free && problems_.empty()) {
+            report({m_.source, 0, 0}, "compartments", "the model needs at least one compartment that is not clamped");
+        }
+    }
+};
+
+} // namespace
+
+std::vector<diagnostic> validate(model_spec& model) { return validator(model).run(); }
+
+} // namespace cadyn

@@ -1,0 +1,725 @@
+// compile(): model_spec -> system (state layout + mechanisms bound to sites), and the right-hand side.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include <cadyn/catalogue.hpp>
+#include <cadyn/system.hpp>
+
+#include "expr/expression.hpp"
+
+namespace cadyn {
+
+namespace {
+
+// Concentrations of one species in one compartment, over that compartment's sites.
+struct field {
+    std::string compartment;
+    std::string species;
+    std::size_t compartment_index = 0;
+    bool dynamic = false;     // in y; otherwise a constant of a clamped compartment
+    std::size_t offset = 0;   // into y (dynamic) or into impl::clamped (constant)
+};
+
+struct compartment_layout {
+    std::string name;
+    bool clamped = false;
+    std::vector<double> volume;  // [um^3] per site
+};
+
+// Where an array of per-instance values lives: field + site of each instance.
+struct site_map {
+    std::size_t field = 0;
+    std::vector<std::size_t> site;
+    std::vector<double> inv_volume;  // [1/um^3] per instance (scatter targets only)
+};
+
+struct bound_mechanism {
+    std::string name;
+    const mechanism* impl = nullptr;
+    const mechanism_info* info = nullptr;
+    std::size_t n = 0;
+    std::vector<double> params;                 // [parameter * n + i]
+    std::vector<const double*> param_ptr;
+    std::vector<site_map> reads;
+    std::vector<double> in;                     // gathered concentrations [read * n + i]
+    std::vector<const double*> in_ptr;
+    std::vector<double> out;                    // kernel outputs [output * n + i]
+    std::vector<double*> out_ptr;
+    std::vector<site_map> to_inner;             // per output: the compartment it enters (volume: local)
+    std::vector<site_map> to_outer;             // per output: the compartment it leaves (membrane only)
+    std::size_t state_offset = 0;               // states s at y[state_offset + s * n + i]
+    std::vector<const double*> state_ptr;
+    std::vector<double*> dstate_ptr;
+    std::vector<double> size;                   // area [um^2] or volume [um^3] per instance
+    std::vector<double> potential;              // [mV] per instance
+    std::size_t first_channel = 0;              // budget channel of output 0
+};
+
+struct compiled_reaction {
+    detail::expression rate;
+    double volume = 1;  // multiplies the rate when it is given per volume
+    struct term {
+        std::size_t field;
+        double coefficient;  // signed stoichiometry / volume of the species' compartment
+    };
+    std::vector<term> terms;
+};
+
+struct compiled_rule {
+    detail::expression expr;
+    std::size_t target;  // assignment: symbol index; rate: index into y
+};
+
+enum class observable_kind { field, state, channel, symbol };
+struct observable_ref {
+    observable_kind kind;
+    std::size_t index;
+};
+
+} // namespace
+
+struct system::impl {
+    model_spec model;
+    std::vector<compartment_layout> compartments;
+    std::vector<field> fields;
+    std::map<std::pair<std::string, std::string>, std::size_t> field_index;
+    std::vector<double> clamped;
+    std::vector<bound_mechanism> mechanisms;
+    std::vector<std::string> state_names;
+    std::size_t n_states = 0;
+    std::vector<double> initial;
+    std::vector<flux_channel> channels;
+
+    // Expressions read their variables from `symbols` (stable addresses, sized once).
+    std::vector<double> symbols;
+    std::map<std::string, std::size_t> symbol_index;
+    std::vector<std::pair<std::size_t, std::size_t>> field_symbols;   // (field, symbol)
+    std::vector<std::pair<std::size_t, std::size_t>> param_states;    // (y index, symbol)
+    std::size_t time_symbol = 0;
+    std::vector<compiled_rule> assignments;  // in dependency order
+    std::vector<compiled_reaction> reactions;
+    std::vector<compiled_rule> rate_rules;
+
+    std::vector<observable_info> observables;
+    std::vector<observable_ref> observable_refs;
+
+    // Per-call scratch: current and derivative pointers for each field; a sink for clamped derivatives.
+    std::vector<const double*> cur;
+    std::vector<double*> dcur;
+    std::vector<double> sink;
+    std::vector<double> scratch_ydot;
+    std::vector<double> scratch_flux;
+
+    explicit impl(model_spec m);
+    void layout_fields();
+    void bind_mechanisms();
+    void compile_expressions();
+    void choose_observables();
+    void compute_initial();
+
+    std::size_t add_symbol(const std::string& name, double value) {
+        const auto [it, fresh] = symbol_index.try_emplace(name, symbols.size());
+        if (fresh) {
+            symbols.push_back(value);
+        }
+        return it->second;
+    }
+    std::vector<detail::expression::binding> bindings() {
+        std::vector<detail::expression::binding> out;
+        for (const auto& [name, index]: symbol_index) {
+            out.push_back({name, &symbols[index]});
+        }
+        return out;
+    }
+
+    void point_at(const double* y, double* ydot);
+    void update_symbols(double t, const double* y);
+    void evaluate(double t, const double* y, double* ydot, double* flux, bool stimuli);
+};
+
+system::impl::impl(model_spec m): model(std::move(m)) {
+    layout_fields();
+    bind_mechanisms();
+    compile_expressions();
+    choose_observables();
+    cur.resize(fields.size());
+    dcur.resize(fields.size());
+    std::size_t max_sites = 1;
+    for (const auto& c: compartments) {
+        max_sites = std::max(max_sites, c.volume.size());
+    }
+    sink.resize(max_sites);
+    scratch_ydot.resize(n_states);
+    scratch_flux.resize(channels.size());
+    compute_initial();
+}
+
+void system::impl::layout_fields() {
+    // Which species live in which compartment: those given a concentration, those a mechanism reads or moves
+    // there, those a reaction or rule names.
+    std::set<std::pair<std::string, std::string>> present;
+    for (const auto& c: model.compartments) {
+        for (const auto& [s, v]: c.initial) {
+            present.insert({c.name, s});
+        }
+    }
+    for (const auto& mech: model.mechanisms) {
+        const auto& info = find_mechanism(mech.type)->info();
+        const auto* mb = model.find_membrane(mech.location);
+        const auto where = [&](side s) {
+            if (info.kind == mechanism_kind::volume) {
+                return mech.location;
+            }
+            return s == side::outer ? mb->outer : mb->inner;
+        };
+        for (const auto& r: info.reads) {
+            present.insert({where(r.where), std::string(r.species)});
+        }
+        for (const auto& o: info.outputs) {
+            present.insert({where(side::inner), std::string(o)});
+            if (info.kind == mechanism_kind::membrane) {
+                present.insert({where(side::outer), std::string(o)});
+            }
+        }
+    }
+    for (const auto& rx: model.reactions) {
+        for (const auto* list: {&rx.reactants, &rx.products}) {
+            for (const auto& p: *list) {
+                present.insert({p.compartment, p.species});
+            }
+        }
+    }
+    for (const auto& r: model.rules) {
+        const auto dot = r.variable.find('.');
+        if (r.type == rule_spec::kind::rate && dot != std::string::npos) {
+            present.insert({r.variable.substr(0, dot), r.variable.substr(dot + 1)});
+        }
+    }
+
+    for (std::size_t ci = 0; ci < model.compartments.size(); ++ci) {
+        const auto& c = model.compartments[ci];
+        compartments.push_back({c.name, c.clamped, {c.volume}});
+        for (const auto& s: model.species) {
+            if (!present.contains({c.name, s.name})) {
+                continue;
+            }
+            field f{c.name, s.name, ci, !c.clamped, 0};
+            if (f.dynamic) {
+                f.offset = n_states;
+                n_states += 1;
+                state_names.push_back(c.name + "." + s.name);
+            }
+            else {
+                f.offset = clamped.size();
+                const auto it = c.initial.find(s.name);
+                clamped.push_back(it == c.initial.end() ? 0.0 : it->second);
+            }
+            field_index[{c.name, s.name}] = fields.size();
+            fields.push_back(std::move(f));
+        }
+    }
+}
+
+void system::impl::bind_mechanisms() {
+    for (const auto& spec: model.mechanisms) {
+        bound_mechanism b;
+        b.name = spec.name;
+        b.impl = find_mechanism(spec.type);
+        b.info = &b.impl->info();
+        const auto& info = *b.info;
+        b.n = 1;  // point model: one instance per mechanism
+        for (const auto& f: info.parameters) {
+            b.params.push_back(spec.parameters.at(std::string(f.name)));
+        }
+        const membrane_spec* mb = info.kind == mechanism_kind::membrane ? model.find_membrane(spec.location) : nullptr;
+        const auto compartment_of = [&](side s) {
+            if (mb == nullptr) {
+                return spec.location;
+            }
+            return s == side::outer ? mb->outer : mb->inner;
+        };
+        const auto map_to = [&](const std::string& comp, std::string_view species) {
+            site_map m;
+            m.field = field_index.at({comp, std::string(species)});
+            m.site.assign(b.n, 0);
+            const auto& layout = compartments[fields[m.field].compartment_index];
+            for (std::size_t i = 0; i < b.n; ++i) {
+                m.inv_volume.push_back(1.0 / layout.volume[m.site[i]]);
+            }
+            return m;
+        };
+        for (const auto& r: info.reads) {
+            b.reads.push_back(map_to(compartment_of(r.where), r.species));
+        }
+        b.first_channel = channels.size();
+        for (const auto& o: info.outputs) {
+            b.to_inner.push_back(map_to(compartment_of(side::inner), o));
+            if (mb != nullptr) {
+                b.to_outer.push_back(map_to(compartment_of(side::outer), o));
+                channels.push_back({spec.name, std::string(o), mb->outer, mb->inner});
+            }
+            else {
+                channels.push_back({spec.name, std::string(o), "", spec.location});
+            }
+        }
+        if (mb != nullptr) {
+            b.size.assign(b.n, mb->area);
+            b.potential.assign(b.n, mb->potential);
+        }
+        else {
+            b.size.assign(b.n, model.find_compartment(spec.location)->volume);
+            b.potential.assign(b.n, 0.0);
+        }
+        b.state_offset = n_states;
+        for (const auto& s: info.states) {
+            state_names.push_back(spec.name + "." + std::string(s.name));
+        }
+        n_states += info.states.size() * b.n;
+
+        b.in.resize(info.reads.size() * b.n);
+        b.out.resize(info.outputs.size() * b.n);
+        for (std::size_t j = 0; j < info.parameters.size(); ++j) {
+            b.param_ptr.push_back(b.params.data() + j * b.n);
+        }
+        for (std::size_t j = 0; j < info.reads.size(); ++j) {
+            b.in_ptr.push_back(b.in.data() + j * b.n);
+        }
+        for (std::size_t j = 0; j < info.outputs.size(); ++j) {
+            b.out_ptr.push_back(b.out.data() + j * b.n);
+        }
+        b.state_ptr.resize(info.states.size());
+        b.dstate_ptr.resize(info.states.size());
+        mechanisms.push_back(std::move(b));
+    }
+}
+
+void system::impl::compile_expressions() {
+    std::vector<diagnostic> problems;
+    time_symbol = add_symbol("t", 0.0);
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+        field_symbols.emplace_back(f, add_symbol(fields[f].compartment + "." + fields[f].species, 0.0));
+    }
+    for (const auto& c: model.compartments) {
+        add_symbol(c.name, c.volume);
+    }
+    for (const auto& p: model.parameters) {
+        add_symbol(p.name, p.value);
+    }
+    for (const auto& r: model.rules) {
+        if (r.type == rule_spec::kind::assignment) {
+            add_symbol(r.variable, 0.0);
+        }
+        else if (r.variable.find('.') == std::string::npos) {
+            // A parameter driven by a rate rule becomes a state.
+            param_states.emplace_back(n_states, symbol_index.at(r.variable));
+            state_names.push_back(r.variable);
+            n_states += 1;
+        }
+    }
+    // Every symbol exists now; `symbols` will not grow again, so addresses are stable.
+    const auto vars = bindings();
+    const auto compile = [&](const std::string& text, const source_location& where, const std::string& key,
+                             auto&& use) {
+        try {
+            use(detail::expression(text, vars));
+        }
+        catch (const detail::expression_error& e) {
+            problems.push_back({where, key, e.what()});
+        }
+    };
+
+    // Assignment rules in dependency order (a rule may use variables assigned by other rules).
+    std::vector<const rule_spec*> pending;
+    for (const auto& r: model.rules) {
+        if (r.type == rule_spec::kind::assignment) {
+            pending.push_back(&r);
+        }
+    }
+    std::set<std::string> assigned_later;
+    for (const auto* r: pending) {
+        assigned_later.insert(r->variable);
+    }
+    while (!pending.empty()) {
+        bool progress = false;
+        for (auto it = pending.begin(); it != pending.end();) {
+            bool ready = true;
+            try {
+                for (const auto& name: detail::referenced_names((*it)->expression)) {
+                    ready = ready && !(assigned_later.contains(name) && name != (*it)->variable);
+                }
+            }
+            catch (const detail::expression_error&) {
+                // Reported when compiled below.
+            }
+            if (!ready) {
+                ++it;
+                continue;
+            }
+            const auto* r = *it;
+            compile(r->expression, r->where, "rules." + r->variable, [&](detail::expression e) {
+                assignments.push_back({std::move(e), symbol_index.at(r->variable)});
+            });
+            assigned_later.erase(r->variable);
+            it = pending.erase(it);
+            progress = true;
+        }
+        if (!progress) {
+            for (const auto* r: pending) {
+                problems.push_back({r->where, "rules." + r->variable,
+                                    "assignment rules depend on each other in a cycle; break the cycle"});
+            }
+            break;
+        }
+    }
+
+    for (const auto& rx: model.reactions) {
+        compile(rx.rate, rx.where, "reactions." + rx.name + ".rate", [&](detail::expression e) {
+            compiled_reaction c{std::move(e), 1.0, {}};
+            if (rx.rate_per_volume) {
+                c.volume = model.find_compartment(rx.compartment)->volume;
+            }
+            const auto add_terms = [&](const std::vector<participant>& list, double sign) {
+                for (const auto& p: list) {
+                    const auto fi = field_index.at({p.compartment, p.species});
+                    const double volume = compartments[fields[fi].compartment_index].volume[0];
+                    c.terms.push_back({fi, sign * p.stoichiometry / volume});
+                }
+            };
+            add_terms(rx.reactants, -1.0);
+            add_terms(rx.products, +1.0);
+            reactions.push_back(std::move(c));
+        });
+    }
+    std::size_t next_param_state = 0;
+    for (const auto& r: model.rules) {
+        if (r.type != rule_spec::kind::rate) {
+            continue;
+        }
+        std::size_t target = 0;
+        const auto dot = r.variable.find('.');
+        if (dot == std::string::npos) {
+            target = param_states[next_param_state++].first;
+        }
+        else {
+            target = fields[field_index.at({r.variable.substr(0, dot), r.variable.substr(dot + 1)})].offset;
+        }
+        compile(r.expression, r.where, "rules." + r.variable,
+                [&](detail::expression e) { rate_rules.push_back({std::move(e), target}); });
+    }
+    if (!problems.empty()) {
+        throw model_error(std::move(problems));
+    }
+}
+
+void system::impl::choose_observables() {
+    std::vector<observable_info> all;
+    std::vector<observable_ref> refs;
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+        all.push_back({fields[f].compartment + "." + fields[f].species, "uM"});
+        refs.push_back({observable_kind::field, f});
+    }
+    for (std::size_t s = 0; s < n_states; ++s) {
+        // Mechanism states and parameter states (species states are fields, listed above).
+        bool is_field = false;
+        for (const auto& f: fields) {
+            is_field = is_field || (f.dynamic && f.offset == s);
+        }
+        if (!is_field) {
+            all.push_back({state_names[s], ""});
+            refs.push_back({observable_kind::state, s});
+        }
+    }
+    for (std::size_t c = 0; c < channels.size(); ++c) {
+        all.push_back({channels[c].mechanism + "." + channels[c].species + "_flux", "amol/s"});
+        refs.push_back({observable_kind::channel, c});
+    }
+    for (const auto& a: assignments) {
+        for (const auto& [name, index]: symbol_index) {
+            if (index == a.target) {
+                all.push_back({name, ""});
+                refs.push_back({observable_kind::symbol, index});
+            }
+        }
+    }
+    // State units: the dimension each mechanism declares.
+    for (const auto& b: mechanisms) {
+        for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+            const auto name = b.name + "." + std::string(b.info->states[s].name);
+            for (auto& o: all) {
+                if (o.name == name) {
+                    o.unit = std::string(b.info->states[s].dim->canonical);
+                }
+            }
+        }
+    }
+
+    if (model.record.observables.empty()) {
+        // Default: free concentrations in non-clamped compartments, mechanism states and budget channels.
+        for (std::size_t k = 0; k < all.size(); ++k) {
+            if (refs[k].kind == observable_kind::field && !fields[refs[k].index].dynamic) {
+                continue;
+            }
+            observables.push_back(all[k]);
+            observable_refs.push_back(refs[k]);
+        }
+        return;
+    }
+    std::vector<diagnostic> problems;
+    for (const auto& wanted: model.record.observables) {
+        bool found = false;
+        for (std::size_t k = 0; k < all.size() && !found; ++k) {
+            if (all[k].name == wanted) {
+                observables.push_back(all[k]);
+                observable_refs.push_back(refs[k]);
+                found = true;
+            }
+        }
+        if (!found) {
+            std::string known;
+            for (const auto& o: all) {
+                known += (known.empty() ? "" : ", ") + o.name;
+            }
+            problems.push_back({model.record.where, "record.observables",
+                                fmt::format("unknown observable '{}'; this model has: {}", wanted, known)});
+        }
+    }
+    if (!problems.empty()) {
+        throw model_error(std::move(problems));
+    }
+}
+
+void system::impl::compute_initial() {
+    initial.assign(n_states, 0.0);
+    for (const auto& f: fields) {
+        if (f.dynamic) {
+            const auto& init = model.compartments[f.compartment_index].initial;
+            const auto it = init.find(f.species);
+            initial[f.offset] = it == init.end() ? 0.0 : it->second;
+        }
+    }
+    for (const auto& [index, symbol]: param_states) {
+        initial[index] = symbols[symbol];
+    }
+    point_at(initial.data(), scratch_ydot.data());
+    for (auto& b: mechanisms) {
+        for (std::size_t r = 0; r < b.reads.size(); ++r) {
+            for (std::size_t i = 0; i < b.n; ++i) {
+                b.in[r * b.n + i] = cur[b.reads[r].field][b.reads[r].site[i]];
+            }
+        }
+        std::vector<double*> state(b.info->states.size());
+        for (std::size_t s = 0; s < state.size(); ++s) {
+            state[s] = initial.data() + b.state_offset + s * b.n;
+        }
+        mechanism_pack p;
+        p.n = b.n;
+        p.temperature = model.temperature;
+        p.param = b.param_ptr.data();
+        p.conc = b.in_ptr.data();
+        p.size = b.size.data();
+        p.potential = b.potential.data();
+        b.impl->init(p, state.data());
+    }
+}
+
+void system::impl::point_at(const double* y, double* ydot) {
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+        if (fields[f].dynamic) {
+            cur[f] = y + fields[f].offset;
+            dcur[f] = ydot + fields[f].offset;
+        }
+        else {
+            cur[f] = clamped.data() + fields[f].offset;
+            dcur[f] = sink.data();
+        }
+    }
+}
+
+void system::impl::update_symbols(double t, const double* y) {
+    symbols[time_symbol] = t;
+    for (const auto& [f, s]: field_symbols) {
+        symbols[s] = cur[f][0];
+    }
+    for (const auto& [index, s]: param_states) {
+        symbols[s] = y[index];
+    }
+    for (const auto& a: assignments) {
+        symbols[a.target] = a.expr.eval();
+    }
+}
+
+void system::impl::evaluate(double t, const double* y, double* ydot, double* flux, bool stimuli) {
+    point_at(y, ydot);
+    std::fill(ydot, ydot + n_states, 0.0);
+    update_symbols(t, y);
+    if (flux != nullptr) {
+        std::fill(flux, flux + channels.size(), 0.0);
+    }
+    for (auto& b: mechanisms) {
+        const auto& info = *b.info;
+        if (info.is_stimulus && !stimuli) {
+            continue;
+        }
+        for (std::size_t r = 0; r < b.reads.size(); ++r) {
+            const double* src = cur[b.reads[r].field];
+            const auto& site = b.reads[r].site;
+            double* dst = b.in.data() + r * b.n;
+            for (std::size_t i = 0; i < b.n; ++i) {
+                dst[i] = src[site[i]];
+            }
+        }
+        for (std::size_t s = 0; s < info.states.size(); ++s) {
+            b.state_ptr[s] = y + b.state_offset + s * b.n;
+            b.dstate_ptr[s] = ydot + b.state_offset + s * b.n;
+        }
+        mechanism_pack p;
+        p.n = b.n;
+        p.t = t;
+        p.temperature = model.temperature;
+        p.param = b.param_ptr.data();
+        p.conc = b.in_ptr.data();
+        p.state = b.state_ptr.data();
+        p.dstate = b.dstate_ptr.data();
+        p.out = b.out_ptr.data();
+        p.size = b.size.data();
+        p.potential = b.potential.data();
+        b.impl->rates(p);
+
+        const bool membrane = info.kind == mechanism_kind::membrane;
+        for (std::size_t k = 0; k < info.outputs.size(); ++k) {
+            const double* o = b.out.data() + k * b.n;
+            const auto& in = b.to_inner[k];
+            double* d_in = dcur[in.field];
+            double total = 0;
+            for (std::size_t i = 0; i < b.n; ++i) {
+                // Membrane: amount per time into inner [zmol/ms] / volume -> [uM/ms]. Volume: already [uM/ms].
+                d_in[in.site[i]] += membrane ? o[i] * in.inv_volume[i] : o[i];
+                total += membrane ? o[i] : o[i] * b.size[i];
+            }
+            if (membrane) {
+                const auto& out = b.to_outer[k];
+                double* d_out = dcur[out.field];
+                for (std::size_t i = 0; i < b.n; ++i) {
+                    d_out[out.site[i]] -= o[i] * out.inv_volume[i];
+                }
+            }
+            if (flux != nullptr) {
+                flux[b.first_channel + k] = total;
+            }
+        }
+    }
+    for (const auto& rx: reactions) {
+        const double extent = rx.rate.eval() * rx.volume;  // [zmol/ms]
+        for (const auto& term: rx.terms) {
+            dcur[term.field][0] += term.coefficient * extent;
+        }
+    }
+    for (const auto& rule: rate_rules) {
+        ydot[rule.target] += rule.expr.eval();
+    }
+}
+
+system::system(const model_spec& model) {
+    model_spec copy = model;
+    auto problems = validate(copy);
+    if (!problems.empty()) {
+        throw model_error(std::move(problems));
+    }
+    impl_ = std::make_unique<impl>(std::move(copy));
+}
+
+system::~system() = default;
+system::system(system&&) noexcept = default;
+system& system::operator=(system&&) noexcept = default;
+
+const model_spec& system::model() const { return impl_->model; }
+std::size_t system::size() const { return impl_->n_states; }
+const std::vector<std::string>& system::state_names() const { return impl_->state_names; }
+std::vector<double> system::initial_state() const { return impl_->initial; }
+const std::vector<flux_channel>& system::flux_channels() const { return impl_->channels; }
+const std::vector<observable_info>& system::observables() const { return impl_->observables; }
+
+void system::rhs(double t, const double* y, double* ydot, bool stimuli) {
+    impl_->evaluate(t, y, ydot, nullptr, stimuli);
+}
+
+void system::fluxes(double t, const double* y, double* out, bool stimuli) {
+    impl_->evaluate(t, y, impl_->scratch_ydot.data(), out, stimuli);
+}
+
+void system::observe(double t, const double* y, double* out) {
+    auto& d = *impl_;
+    bool need_flux = false;
+    for (const auto& r: d.observable_refs) {
+        need_flux = need_flux || r.kind == observable_kind::channel;
+    }
+    if (need_flux) {
+        d.evaluate(t, y, d.scratch_ydot.data(), d.scratch_flux.data(), true);
+    }
+    else {
+        d.point_at(y, d.scratch_ydot.data());
+        d.update_symbols(t, y);
+    }
+    for (std::size_t k = 0; k < d.observable_refs.size(); ++k) {
+        const auto& r = d.observable_refs[k];
+        switch (r.kind) {
+        case observable_kind::field: out[k] = d.cur[r.index][0]; break;
+        case observable_kind::state: out[k] = y[r.index]; break;
+        case observable_kind::channel: out[k] = d.scratch_flux[r.index]; break;  // zmol/ms == amol/s
+        case observable_kind::symbol: out[k] = d.symbols[r.index]; break;
+        }
+    }
+}
+
+double system::total_amount(const double* y, const std::string& species) const {
+    const auto& d = *impl_;
+    double total = 0;
+    for (const auto& f: d.fields) {
+        if (f.dynamic && f.species == species) {
+            const auto& vol = d.compartments[f.compartment_index].volume;
+            for (std::size_t i = 0; i < vol.size(); ++i) {
+                total += y[f.offset + i] * vol[i];
+            }
+        }
+    }
+    for (const auto& b: d.mechanisms) {
+        for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+            const auto& st = b.info->states[s];
+            if (st.carries == species) {
+                for (std::size_t i = 0; i < b.n; ++i) {
+                    total += y[b.state_offset + s * b.n + i] * st.carried * b.size[i];
+                }
+            }
+        }
+    }
+    return total;
+}
+
+long system::state_index(const std::string& compartment, const std::string& species) const {
+    const auto it = impl_->field_index.find({compartment, species});
+    if (it == impl_->field_index.end() || !impl_->fields[it->second].dynamic) {
+        return -1;
+    }
+    return static_cast<long>(impl_->fields[it->second].offset);
+}
+
+std::vector<double> system::breakpoints(double t_end) const {
+    std::vector<double> out;
+    for (const auto& b: impl_->mechanisms) {
+        b.impl->breakpoints(b.param_ptr.data(), b.n, t_end, out);
+    }
+    std::erase_if(out, [&](double t) { return !(t > 0 && t < t_end); });
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<double> system::abs_tolerances() const { return std::vector<double>(impl_->n_states, impl_->model.run.atol); }
+
+system compile(model_spec model) { return system(model); }
+
+} // namespace cadyn

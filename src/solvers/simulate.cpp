@@ -1,0 +1,382 @@
+// Time integration with CVODE and the resting state with KINSOL.
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include <cadyn/simulate.hpp>
+
+#include "solvers/sundials.hpp"
+
+namespace cadyn {
+
+using namespace detail;
+
+namespace {
+
+struct rhs_data {
+    system* sys;
+    bool stimuli;
+    callback_guard guard;
+};
+
+int cvode_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user) noexcept {
+    auto* d = static_cast<rhs_data*>(user);
+    try {
+        d->sys->rhs(t, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot), d->stimuli);
+        // A non-finite derivative is recoverable: CVODE retries with a smaller step.
+        const double* f = N_VGetArrayPointer(ydot);
+        for (sunindextype i = 0; i < N_VGetLength(ydot); ++i) {
+            if (!std::isfinite(f[i])) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    catch (...) {
+        d->guard.pending = std::current_exception();
+        return -1;
+    }
+}
+
+int cvode_quadrature(sunrealtype t, N_Vector y, N_Vector q_dot, void* user) noexcept {
+    auto* d = static_cast<rhs_data*>(user);
+    try {
+        d->sys->fluxes(t, N_VGetArrayPointer(y), N_VGetArrayPointer(q_dot), d->stimuli);
+        return 0;
+    }
+    catch (...) {
+        d->guard.pending = std::current_exception();
+        return -1;
+    }
+}
+
+// One CVODE integrator over a system, with its quadratures (budget channels).
+class integrator {
+public:
+    integrator(system& sys, const std::vector<double>& y0, double t0, bool stimuli):
+        data_{&sys, stimuli, {}},
+        n_(static_cast<sunindextype>(sys.size())),
+        nq_(static_cast<sunindextype>(sys.flux_channels().size())),
+        y_(make_vector(std::max<sunindextype>(n_, 1), ctx_)),
+        q_(make_vector(std::max<sunindextype>(nq_, 1), ctx_)),
+        atol_(make_vector(std::max<sunindextype>(n_, 1), ctx_)) {
+        const auto& run = sys.model().run;
+        std::copy(y0.begin(), y0.end(), N_VGetArrayPointer(y_.get()));
+        const auto tol = sys.abs_tolerances();
+        std::copy(tol.begin(), tol.end(), N_VGetArrayPointer(atol_.get()));
+        N_VConst(0.0, q_.get());
+
+        mem_.reset(CVodeCreate(CV_BDF, ctx_));
+        if (!mem_) {
+            throw internal_error("CVodeCreate failed");
+        }
+        void* m = mem_.get();
+        check_cvode(CVodeInit(m, cvode_rhs, t0, y_.get()), "CVodeInit");
+        check_cvode(CVodeSVtolerances(m, run.rtol, atol_.get()), "CVodeSVtolerances");
+        check_cvode(CVodeSetUserData(m, &data_), "CVodeSetUserData");
+        matrix_.reset(SUNDenseMatrix(n_, n_, ctx_));
+        solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx_));
+        check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
+        check_cvode(CVodeSetMaxNumSteps(m, 1000000), "CVodeSetMaxNumSteps");
+        if (run.max_step > 0) {
+            check_cvode(CVodeSetMaxStep(m, run.max_step), "CVodeSetMaxStep");
+        }
+        if (nq_ > 0) {
+            check_cvode(CVodeQuadInit(m, cvode_quadrature, q_.get()), "CVodeQuadInit");
+            // Budgets are part of the answer: include them in the error test (amounts in zmol).
+            check_cvode(CVodeQuadSStolerances(m, run.rtol, run.atol), "CVodeQuadSStolerances");
+            check_cvode(CVodeSetQuadErrCon(m, SUNTRUE), "CVodeSetQuadErrCon");
+        }
+    }
+
+    // Advance to tout without stepping past t_stop. Returns the time reached.
+    double advance(double tout, double t_stop) {
+        void* m = mem_.get();
+        check_cvode(CVodeSetStopTime(m, t_stop), "CVodeSetStopTime");
+        double reached = 0;
+        const int flag = CVode(m, tout, y_.get(), &reached, CV_NORMAL);
+        data_.guard.rethrow();
+        if (flag < 0) {
+            char* name = CVodeGetReturnFlagName(flag);
+            std::string text = name != nullptr ? name : "unknown";
+            free(name);
+            double h = 0;
+            CVodeGetLastStep(m, &h);
+            throw solver_error(fmt::format(
+                "the solver stopped at t = {:.6g} ms ({}; last step {:.3g} ms). Try a smaller run.rtol or "
+                "run.atol, a run.max_step, or check the model for rates that blow up",
+                reached, text, h));
+        }
+        if (nq_ > 0) {
+            double tq = 0;
+            check_cvode(CVodeGetQuad(m, &tq, q_.get()), "CVodeGetQuad");
+        }
+        return reached;
+    }
+
+    // Restart the multistep history at a discontinuity, keeping the state and the budget.
+    void restart(double t) {
+        void* m = mem_.get();
+        check_cvode(CVodeReInit(m, t, y_.get()), "CVodeReInit");
+        if (nq_ > 0) {
+            check_cvode(CVodeQuadReInit(m, q_.get()), "CVodeQuadReInit");
+        }
+    }
+
+    const double* y() const { return N_VGetArrayPointer(y_.get()); }
+    std::vector<double> state() const { return {y(), y() + n_}; }
+    std::vector<double> quadratures() const {
+        const double* q = N_VGetArrayPointer(q_.get());
+        return {q, q + nq_};
+    }
+
+    void add_statistics(solver_statistics& s) const {
+        void* m = mem_.get();
+        long v = 0;
+        CVodeGetNumSteps(m, &v);
+        s.steps += v;
+        CVodeGetNumRhsEvals(m, &v);
+        s.rhs_evaluations += v;
+        CVodeGetNumJacEvals(m, &v);
+        s.jacobian_evaluations += v;
+        CVodeGetNumErrTestFails(m, &v);
+        s.error_test_failures += v;
+        CVodeGetNumNonlinSolvConvFails(m, &v);
+        s.nonlinear_failures += v;
+    }
+
+private:
+    sun_context ctx_;
+    rhs_data data_;
+    sunindextype n_;
+    sunindextype nq_;
+    nvector y_;
+    nvector q_;
+    nvector atol_;
+    cvode_memory mem_;
+    sun_matrix matrix_;
+    sun_linear_solver solver_;
+};
+
+int kinsol_residual(N_Vector u, N_Vector f, void* user) noexcept {
+    auto* d = static_cast<rhs_data*>(user);
+    try {
+        d->sys->rhs(0.0, N_VGetArrayPointer(u), N_VGetArrayPointer(f), false);
+        return 0;
+    }
+    catch (...) {
+        d->guard.pending = std::current_exception();
+        return -1;
+    }
+}
+
+// Scale of each state for convergence tests: its magnitude, but at least the absolute tolerance.
+std::vector<double> state_scale(const system& sys, const std::vector<double>& y) {
+    const auto atol = sys.abs_tolerances();
+    std::vector<double> s(y.size());
+    for (std::size_t i = 0; i < y.size(); ++i) {
+        s[i] = std::max({std::abs(y[i]), atol[i] * 1e3, 1e-6});
+    }
+    return s;
+}
+
+// max_i |f_i| / scale_i [1/ms]
+double scaled_residual(system& sys, const std::vector<double>& y) {
+    std::vector<double> f(y.size());
+    sys.rhs(0.0, y.data(), f.data(), false);
+    const auto s = state_scale(sys, y);
+    double r = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+        r = std::max(r, std::abs(f[i]) / s[i]);
+    }
+    return r;
+}
+
+// Newton (KINSOL, line search, y >= 0). Returns true when it converged; y holds the result either way.
+bool kinsol_solve(system& sys, std::vector<double>& y) {
+    const auto n = static_cast<sunindextype>(y.size());
+    sun_context ctx;
+    rhs_data data{&sys, false, {}};
+    auto u = make_vector(n, ctx);
+    auto u_scale = make_vector(n, ctx);
+    auto f_scale = make_vector(n, ctx);
+    auto constraints = make_vector(n, ctx);
+    std::copy(y.begin(), y.end(), N_VGetArrayPointer(u.get()));
+    const auto scale = state_scale(sys, y);
+    for (sunindextype i = 0; i < n; ++i) {
+        // States are concentrations: keep them non-negative. Scale residuals like the states, per ms.
+        N_VGetArrayPointer(u_scale.get())[i] = 1.0 / scale[static_cast<std::size_t>(i)];
+        N_VGetArrayPointer(f_scale.get())[i] = 1.0 / scale[static_cast<std::size_t>(i)];
+        N_VGetArrayPointer(constraints.get())[i] = 1.0;
+    }
+    kinsol_memory mem(KINCreate(ctx));
+    if (!mem) {
+        throw internal_error("KINCreate failed");
+    }
+    void* m = mem.get();
+    check_kinsol(KINInit(m, kinsol_residual, u.get()), "KINInit");
+    check_kinsol(KINSetUserData(m, &data), "KINSetUserData");
+    check_kinsol(KINSetConstraints(m, constraints.get()), "KINSetConstraints");
+    check_kinsol(KINSetFuncNormTol(m, 1e-13), "KINSetFuncNormTol");
+    check_kinsol(KINSetScaledStepTol(m, 1e-15), "KINSetScaledStepTol");
+    check_kinsol(KINSetNumMaxIters(m, 500), "KINSetNumMaxIters");
+    check_kinsol(KINSetMaxSetupCalls(m, 1), "KINSetMaxSetupCalls");  // exact Newton
+    sun_matrix jac(SUNDenseMatrix(n, n, ctx));
+    sun_linear_solver ls(SUNLinSol_Dense(u.get(), jac.get(), ctx));
+    check_kinsol(KINSetLinearSolver(m, ls.get(), jac.get()), "KINSetLinearSolver");
+    KINSetErrHandlerFn(m, [](int, const char*, const char*, char*, void*) {}, nullptr);
+    const int flag = KINSol(m, u.get(), KIN_LINESEARCH, u_scale.get(), f_scale.get());
+    data.guard.rethrow();
+    const double* r = N_VGetArrayPointer(u.get());
+    std::vector<double> candidate(r, r + n);
+    const bool finite = std::all_of(candidate.begin(), candidate.end(), [](double v) { return std::isfinite(v); });
+    if (flag >= 0 && finite) {
+        y = std::move(candidate);
+        return true;
+    }
+    return false;
+}
+
+} // namespace
+
+steady_state find_steady_state(system& sys, const std::vector<double>& guess) {
+    steady_state result;
+    result.y = guess;
+    if (sys.size() == 0) {
+        result.converged = true;
+        result.method = "trivial";
+        return result;
+    }
+    constexpr double tolerance = 1e-10;  // [1/ms] scaled residual accepted as a steady state
+    std::vector<double> y = guess;
+    if (kinsol_solve(sys, y) && scaled_residual(sys, y) < tolerance) {
+        result.y = y;
+        result.converged = true;
+        result.method = "KINSOL";
+        result.residual = scaled_residual(sys, y);
+        return result;
+    }
+    // Pseudo-transient continuation: integrate the resting cell (stimuli off) over growing horizons.
+    integrator ode(sys, guess, 0.0, false);
+    y = guess;
+    for (double horizon = 1e2; horizon <= 1e10; horizon *= 10) {
+        ode.advance(horizon, horizon);
+        y = ode.state();
+        if (scaled_residual(sys, y) < tolerance * 1e3) {
+            break;
+        }
+    }
+    std::vector<double> polished = y;
+    if (kinsol_solve(sys, polished) && scaled_residual(sys, polished) < scaled_residual(sys, y)) {
+        result.y = polished;
+        result.method = "time integration + KINSOL";
+    }
+    else {
+        result.y = y;
+        result.method = "time integration";
+    }
+    result.residual = scaled_residual(sys, result.y);
+    result.converged = result.residual < tolerance * 1e3;
+    return result;
+}
+
+simulation_result simulate(system& sys, recorder& out, const simulation_options& options) {
+    const auto& model = sys.model();
+    simulation_result result;
+    const double t_end = options.t_end.value_or(model.run.t_end);
+    if (!(t_end > 0) || !std::isfinite(t_end)) {
+        throw error(fmt::format("t_end must be a positive time, got {} ms", t_end));
+    }
+    result.t_end = t_end;
+    result.y0 = sys.initial_state();
+    if (options.start.value_or(model.run.start) == start_from::steady_state) {
+        result.rest = find_steady_state(sys, result.y0);
+        if (!result.rest->converged) {
+            throw solver_error(fmt::format("no resting state found ({}; scaled residual {:.3g}/ms); start from the "
+                                           "initial state instead (run.start = \"initial\")",
+                                           result.rest->method, result.rest->residual));
+        }
+        result.y0 = result.rest->y;
+    }
+
+    integrator ode(sys, result.y0, 0.0, true);
+    std::vector<double> values(sys.observables().size());
+    out.begin(sys.observables());
+    sys.observe(0.0, result.y0.data(), values.data());
+    out.record(0.0, values);
+
+    const auto breaks = sys.breakpoints(t_end);
+    const double interval = model.record.interval;
+    std::size_t next_break = 0;
+    long next_record = 1;
+    double t = 0;
+    while (t < t_end) {
+        const double t_stop = next_break < breaks.size() ? breaks[next_break] : t_end;
+        const double t_record = std::min(static_cast<double>(next_record) * interval, t_end);
+        const double target = std::min(t_record, t_stop);
+        t = ode.advance(target, t_stop);
+        // Whole records at multiples of the interval, and always the final time.
+        const bool at_record = std::abs(t - t_record) <= 1e-12 * std::max(1.0, t_record);
+        if (at_record) {
+            sys.observe(t, ode.y(), values.data());
+            out.record(t, values);
+            ++next_record;
+            if (options.progress) {
+                options.progress(t, t_end);
+            }
+        }
+        if (next_break < breaks.size() && std::abs(t - t_stop) <= 1e-12 * std::max(1.0, t_stop)) {
+            ode.restart(t);
+            ++next_break;
+            ++result.stats.restarts;
+        }
+    }
+    out.end();
+    result.y_end = ode.state();
+    result.budget = ode.quadratures();
+    ode.add_statistics(result.stats);
+    return result;
+}
+
+void memory_recorder::begin(const std::vector<observable_info>& observables) {
+    observables_ = observables;
+    times_.clear();
+    columns_.assign(observables.size(), {});
+}
+
+void memory_recorder::record(double t, std::span<const double> values) {
+    times_.push_back(t);
+    for (std::size_t k = 0; k < values.size(); ++k) {
+        columns_[k].push_back(values[k]);
+    }
+}
+
+const std::vector<double>& memory_recorder::column(const std::string& name) const {
+    for (std::size_t k = 0; k < observables_.size(); ++k) {
+        if (observables_[k].name == name) {
+            return columns_[k];
+        }
+    }
+    throw error(fmt::format("no recorded observable named '{}'", name));
+}
+
+void tee_recorder::begin(const std::vector<observable_info>& observables) {
+    for (auto* s: sinks_) {
+        s->begin(observables);
+    }
+}
+
+void tee_recorder::record(double t, std::span<const double> values) {
+    for (auto* s: sinks_) {
+        s->record(t, values);
+    }
+}
+
+void tee_recorder::end() {
+    for (auto* s: sinks_) {
+        s->end();
+    }
+}
+
+} // namespace cadyn

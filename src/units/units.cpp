@@ -1,0 +1,256 @@
+#include <cadyn/error.hpp>
+#include <cadyn/units.hpp>
+
+#include <fmt/format.h>
+#include <udunits2.h>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <system_error>
+
+namespace cadyn {
+
+namespace {
+
+struct system_deleter {
+    void operator()(ut_system* s) const { ut_free_system(s); }
+};
+struct unit_deleter {
+    void operator()(ut_unit* u) const { ut_free(u); }
+};
+struct converter_deleter {
+    void operator()(cv_converter* c) const { cv_free(c); }
+};
+using system_ptr = std::unique_ptr<ut_system, system_deleter>;
+using unit_ptr = std::unique_ptr<ut_unit, unit_deleter>;
+using converter_ptr = std::unique_ptr<cv_converter, converter_deleter>;
+
+// UDUNITS-2 is not thread-safe: every call into it happens with this mutex held.
+std::mutex udunits_mutex;
+
+std::string_view trim(std::string_view s) {
+    constexpr std::string_view space = " \t\n\r\f\v";
+    const auto first = s.find_first_not_of(space);
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
+bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+
+// "a concentration", "an electric potential".
+std::string with_article(std::string_view noun) {
+    const bool vowel = !noun.empty() && std::string_view("aeiou").find(noun.front()) != std::string_view::npos;
+    return fmt::format("{} {}", vowel ? "an" : "a", noun);
+}
+
+std::string expectation(const dimension& d) {
+    return fmt::format("expected {}, e.g. '{}'", with_article(d.name), d.example);
+}
+
+// UDUNITS reads a number inside a unit as a factor ("mM 2" is 2 mM, "mM.2" too): in user text that is a silent
+// mistake. A digit run is accepted only as an exponent (after a letter, '^' or "**", optionally signed: "um^2",
+// "s-1"), as the "1" of "1/ms", or as the whole unit "1".
+bool has_numeric_factor(std::string_view u) {
+    if (u == "1") {
+        return false;
+    }
+    for (std::size_t i = 0; i < u.size(); ++i) {
+        if (!is_digit(u[i]) || (i > 0 && is_digit(u[i - 1]))) {
+            continue;
+        }
+        std::size_t j = i;
+        if (j > 0 && (u[j - 1] == '+' || u[j - 1] == '-')) {
+            --j;
+        }
+        const bool exponent =
+            j > 0 && (is_alpha(u[j - 1]) || u[j - 1] == '^' || (j > 1 && u[j - 1] == '*' && u[j - 2] == '*'));
+        if (exponent) {
+            continue;
+        }
+        const auto next = u.find_first_not_of(' ', i + 1);
+        if (u[i] == '1' && next != std::string_view::npos && u[next] == '/') {
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
+// The process-wide unit system with the molar added; loaded on first use. Call with udunits_mutex held.
+ut_system* unit_system() {
+    static const system_ptr system = [] {
+        ut_set_error_message_handler(ut_ignore);
+        system_ptr s{ut_read_xml(nullptr)};
+        if (!s) {
+            const char* path = std::getenv("UDUNITS2_XML_PATH");
+            throw unit_error(path != nullptr
+                                 ? fmt::format("cannot read the UDUNITS-2 unit database '{}' (UDUNITS2_XML_PATH)", path)
+                                 : std::string("cannot read the UDUNITS-2 unit database; set UDUNITS2_XML_PATH to "
+                                               "the path of udunits2.xml"));
+        }
+        // The molar, M = mol/L. Prefixes apply as to any symbol: "mM", "uM", "nM", "pM".
+        const unit_ptr mol{ut_parse(s.get(), "mol", UT_ASCII)};
+        const unit_ptr litre{ut_parse(s.get(), "L", UT_ASCII)};
+        const unit_ptr molar{mol && litre ? ut_divide(mol.get(), litre.get()) : nullptr};
+        if (!molar || ut_map_symbol_to_unit("M", UT_ASCII, molar.get()) != UT_SUCCESS ||
+            ut_map_name_to_unit("molar", UT_ASCII, molar.get()) != UT_SUCCESS) {
+            throw unit_error("cannot add the molar (M = mol/L) to the UDUNITS-2 unit system");
+        }
+        return s;
+    }();
+    return system.get();
+}
+
+// nullptr when `unit` is not a known unit. Call with udunits_mutex held.
+unit_ptr try_parse(std::string_view unit) {
+    const auto trimmed = trim(unit);
+    if (trimmed.empty() || has_numeric_factor(trimmed)) {
+        return nullptr;
+    }
+    // "5 /s": UDUNITS needs "1/s".
+    const std::string text = trimmed.front() == '/' ? fmt::format("1{}", trimmed) : std::string{trimmed};
+    return unit_ptr{ut_parse(unit_system(), text.c_str(), UT_ASCII)};
+}
+
+// Throws naming `unit` and, when not empty, the quantity text it came from. Call with udunits_mutex held.
+unit_ptr parse(std::string_view unit, std::string_view whole = {}) {
+    auto u = try_parse(unit);
+    if (!u) {
+        const auto context = whole.empty() ? std::string{} : fmt::format(" in '{}'", whole);
+        if (has_numeric_factor(trim(unit))) {
+            throw unit_error(fmt::format("unexpected number inside unit '{}'{}; write one number, then the unit",
+                                         trim(unit), context));
+        }
+        throw unit_error(fmt::format("unknown unit '{}'{}", trim(unit), context));
+    }
+    return u;
+}
+
+// The canonical unit of `d`; one that does not parse is a bug in the dimension table. Call with udunits_mutex held.
+unit_ptr parse_canonical(const dimension& d) {
+    auto u = try_parse(d.canonical);
+    if (!u) {
+        throw internal_error(fmt::format("canonical unit '{}' of {} does not parse", d.canonical, d.name));
+    }
+    return u;
+}
+
+// UDUNITS also converts between reciprocal units ("5 s^-1" to 200 ms); the same dimension needs more: a
+// dimensionless quotient. Call with udunits_mutex held.
+bool same_dimension(const ut_unit* a, const ut_unit* b) {
+    if (ut_are_convertible(a, b) == 0) {
+        return false;
+    }
+    const unit_ptr quotient{ut_divide(a, b)};
+    return quotient && ut_is_dimensionless(quotient.get()) != 0;
+}
+
+double convert_units(double value, ut_unit* from, ut_unit* to) {
+    const converter_ptr c{ut_get_converter(from, to)};
+    if (!c) {
+        throw internal_error("UDUNITS-2 gave no converter between convertible units");
+    }
+    return cv_convert_double(c.get(), value);
+}
+
+// Call with udunits_mutex held.
+const dimension* dimension_of_unit(ut_unit* u) {
+    for (const dimension* d: dims::all()) {
+        const auto canonical = parse_canonical(*d);
+        if (same_dimension(u, canonical.get())) {
+            return d;
+        }
+    }
+    return nullptr;
+}
+
+} // namespace
+
+const std::vector<const dimension*>& dims::all() {
+    static const std::vector<const dimension*> list{
+        &dimensionless, &concentration, &time, &rate, &length, &area, &volume, &amount, &potential, &current,
+        &temperature, &concentration_rate, &second_order_rate, &diffusivity, &flux, &flux_density, &permeability,
+    };
+    return list;
+}
+
+quantity_text split_quantity(std::string_view text) {
+    const auto s = trim(text);
+    if (s.empty()) {
+        throw unit_error("empty quantity: expected a number followed by a unit, e.g. '0.2 uM'");
+    }
+    // std::from_chars takes no leading '+'.
+    const bool plus = s.front() == '+';
+    const char* first = s.data() + (plus ? 1 : 0);
+    const char* last = s.data() + s.size();
+    double value = 0;
+    const auto [end, ec] = std::from_chars(first, last, value);
+    if (ec == std::errc::result_out_of_range) {
+        throw unit_error(fmt::format("number out of range in '{}'", s));
+    }
+    if (ec != std::errc{} || (plus && first != last && *first == '-')) {
+        throw unit_error(fmt::format("'{}' does not start with a number", s));
+    }
+    if (!std::isfinite(value)) {
+        throw unit_error(fmt::format("'{}' does not start with a finite number", s));
+    }
+    return {value, std::string{trim(std::string_view(end, static_cast<std::size_t>(last - end)))}};
+}
+
+double to_canonical(std::string_view text, const dimension& expected) {
+    const auto q = split_quantity(text);
+    const auto shown = trim(text);
+    if (q.unit.empty()) {
+        if (expected.canonical == "1") {
+            return q.value;
+        }
+        throw unit_error(fmt::format("missing unit: {}; got '{}'", expectation(expected), shown));
+    }
+    const std::lock_guard lock{udunits_mutex};
+    const auto from = parse(q.unit, shown);
+    const auto to = parse_canonical(expected);
+    if (!same_dimension(from.get(), to.get())) {
+        if (const dimension* d = dimension_of_unit(from.get())) {
+            throw unit_error(fmt::format("'{}' is {}; {}", shown, with_article(d->name), expectation(expected)));
+        }
+        throw unit_error(fmt::format("'{}' has unit '{}', which is none of cadyn's dimensions; {}", shown, q.unit,
+                                     expectation(expected)));
+    }
+    const double value = convert_units(q.value, from.get(), to.get());
+    if (!std::isfinite(value)) {
+        throw unit_error(fmt::format("'{}' is out of range in {}", shown, expected.canonical));
+    }
+    return value;
+}
+
+double convert(double value, std::string_view from_unit, std::string_view to_unit) {
+    const std::lock_guard lock{udunits_mutex};
+    const auto from = parse(from_unit);
+    const auto to = parse(to_unit);
+    if (!same_dimension(from.get(), to.get())) {
+        throw unit_error(fmt::format("cannot convert '{}' to '{}'", trim(from_unit), trim(to_unit)));
+    }
+    return convert_units(value, from.get(), to.get());
+}
+
+bool has_dimension(std::string_view unit, const dimension& d) {
+    const std::lock_guard lock{udunits_mutex};
+    const auto u = try_parse(unit);
+    const auto canonical = parse_canonical(d);
+    return u && same_dimension(u.get(), canonical.get());
+}
+
+const dimension* dimension_of(std::string_view unit) {
+    const std::lock_guard lock{udunits_mutex};
+    const auto u = try_parse(unit);
+    return u ? dimension_of_unit(u.get()) : nullptr;
+}
+
+} // namespace cadyn
