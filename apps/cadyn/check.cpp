@@ -8,6 +8,10 @@
 
 namespace cadyn::cli {
 
+namespace {
+const char* plural(std::size_t n) { return n == 1 ? "" : "s"; }
+} // namespace
+
 void add_check(CLI::App& app, int& status) {
     auto* cmd = app.add_subcommand("check", "Read a model file and report every problem found (exit status 2 if any)");
     static std::string path;
@@ -16,9 +20,11 @@ void add_check(CLI::App& app, int& status) {
         try {
             // Compiling also checks what only the compiled layout knows (record observables, expressions).
             const auto sys = compile(read_model_file(path));
-            fmt::print("{}: ok ({} compartments, {} membranes, {} mechanisms, {} state variables)\n", path,
-                       sys.model().compartments.size(), sys.model().membranes.size(), sys.model().mechanisms.size(),
-                       sys.size());
+            fmt::print("{}: ok ({} compartment{}, {} membrane{}, {} mechanism{}, {} state variable{})\n", path,
+                       sys.model().compartments.size(), plural(sys.model().compartments.size()),
+                       sys.model().membranes.size(), plural(sys.model().membranes.size()),
+                       sys.model().mechanisms.size(), plural(sys.model().mechanisms.size()), sys.size(),
+                       plural(sys.size()));
             status = ok;
         }
         catch (const model_error& e) {

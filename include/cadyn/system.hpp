@@ -40,6 +40,15 @@ struct flux_channel {
     std::string to;
 };
 
+// A linear invariant of the dynamics: sum_i weight_i * y_i is constant. cadyn finds one for every species whose
+// total amount nothing can change (no path to a clamped compartment, no user reaction or rule touches it): the
+// weights are volumes (free concentrations) and carried amounts (mechanism states), so the sum is in zmol.
+struct conservation_law {
+    std::string species;
+    std::vector<std::pair<std::size_t, double>> weights;  // (index into y, weight [um^3])
+    std::size_t pivot = 0;                                // the state whose equation the law replaces in Newton
+};
+
 class system {
 public:
     explicit system(const model_spec& model);
@@ -72,6 +81,10 @@ public:
 
     // Total amount of a species [zmol] in the non-clamped compartments: free + carried by mechanism states.
     double total_amount(const double* y, const std::string& species) const;
+
+    // Conservation laws that hold by construction (see conservation_law). The steady-state solver uses them to
+    // make the Newton system non-singular.
+    const std::vector<conservation_law>& conservation_laws() const;
 
     // Index into y of the free concentration of `species` in `compartment`, or -1 (clamped or absent).
     long state_index(const std::string& compartment, const std::string& species) const;

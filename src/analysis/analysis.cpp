@@ -93,7 +93,13 @@ std::optional<exponential_fit> fit_exponential(std::span<const double> t, std::s
     fit.tau = std::exp((x0 + x3) / 2);
     const double ss = fit_linear_part(t, y, fit.tau, fit.baseline, fit.amplitude);
     fit.rms = std::sqrt(ss / static_cast<double>(t.size()));
-    if (!std::isfinite(fit.tau) || fit.amplitude == 0) {
+    // Flat data do not decay: their fitted amplitude is rounding noise (~1e-16 of the values), not exactly 0, and
+    // its tau is arbitrary. Treat an amplitude below 1e-10 of the largest |y| as none.
+    double scale = 0;
+    for (const double v: y) {
+        scale = std::max(scale, std::abs(v));
+    }
+    if (!std::isfinite(fit.tau) || !(std::abs(fit.amplitude) > 1e-10 * scale)) {
         return std::nullopt;
     }
     return fit;

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <fstream>
 #include <numbers>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -25,10 +26,50 @@ public:
     model_spec read(const toml::table& root);
     std::vector<diagnostic>& problems() { return problems_; }
 
+    // The keys, in validate()'s spelling, of everything the reader already reported: validate() names an element
+    // by its name ("compartments.cyt.volume") where the reader names it by position ("compartments[1].volume"),
+    // and its findings about a value the reader could not read (a volume of 0 after "5" was rejected) only repeat
+    // the reader's message less helpfully.
+    std::set<std::string> covered_keys() const {
+        std::set<std::string> out = covered_;
+        for (const auto& p: problems_) {
+            out.insert(p.key);
+            for (const auto& [by_index, by_name]: aliases_) {
+                if (p.key.starts_with(by_index)) {
+                    out.insert(by_name + p.key.substr(by_index.size()));
+                }
+            }
+        }
+        return out;
+    }
+
 private:
     std::string source_;
     std::vector<diagnostic> problems_;
     model_spec m_;
+    std::vector<std::pair<std::string, std::string>> aliases_;  // "compartments[1]." -> "compartments.cyt."
+    std::set<std::string> covered_;  // further validate() keys that only repeat a reader problem
+
+    // Problems reported with a key starting with `prefix`.
+    bool reported_under(const std::string& prefix) const {
+        for (const auto& p: problems_) {
+            if (p.key.starts_with(prefix)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // A value that must be positive (a volume, a radius, an area), reported where it was written.
+    void check_positive(const toml::table& t, const std::string& key, const std::string& path,
+                        const std::optional<double>& value, const dimension& dim) {
+        if (value && !(*value > 0)) {
+            const auto* node = t.get(key);
+            const auto* text = node->as_string();
+            report(*node, path + key,
+                   fmt::format("expected a positive {}, got '{}'", dim.name, text != nullptr ? text->get() : ""));
+        }
+    }
 
     source_location where(const toml::node& node) const {
         const auto& s = node.source();
@@ -227,6 +268,14 @@ void reader::read_compartments(const toml::table& root) {
         const auto volume = get_quantity(t, "volume", path, dims::volume, false);
         const auto radius = get_quantity(t, "radius", path, dims::length, false);
         const auto length = get_quantity(t, "length", path, dims::length, false);
+        check_positive(t, "volume", path, volume, dims::volume);
+        check_positive(t, "radius", path, radius, dims::length);
+        check_positive(t, "length", path, length, dims::length);
+        const std::string named = "compartments." + c.name + ".";
+        aliases_.emplace_back(path, named);
+        if (reported_under(path + "volume") || reported_under(path + "radius") || reported_under(path + "length")) {
+            covered_.insert(named + "volume");
+        }
         if (volume) {
             c.volume = *volume;
             if (radius || length) {
@@ -244,12 +293,21 @@ void reader::read_compartments(const toml::table& root) {
             c.surface = 4 * std::numbers::pi * *radius * *radius;
         }
         else if (!t.contains("volume") && !t.contains("radius")) {
-            report(t, path + "volume", "missing: give a volume (e.g. \"1 pL\") or a radius (sphere) and length");
+            report(t, path + "volume",
+                   "missing: give a volume (e.g. \"1 pL\"), a radius (sphere) or a radius and a length (cylinder)");
         }
         if (const auto* conc = t.get("concentrations")) {
             if (const auto* ct = conc->as_table()) {
                 for (const auto& [k, v]: *ct) {
                     const std::string species(k.str());
+                    int charge = 0;
+                    if (m_.find_species(species) == nullptr && !known_species_charge(species, charge)) {
+                        report(v, path + "concentrations." + species,
+                               fmt::format("unknown species '{}': declare it in [species] with its charge, e.g. "
+                                           "{} = {{ charge = 0 }}",
+                                           species, species));
+                        continue;
+                    }
                     if (const auto value = quantity(v, path + "concentrations." + species, dims::concentration)) {
                         c.initial[species] = *value;
                     }
@@ -271,14 +329,35 @@ void reader::read_membranes(const toml::table& root) {
         mb.name = get_string(t, "name", path, true).value_or("");
         mb.inner = get_string(t, "inner", path, true).value_or("");
         mb.outer = get_string(t, "outer", path, true).value_or("");
+        const std::string named = "membranes." + mb.name + ".";
+        aliases_.emplace_back(path, named);
+        // Reported here, at the line of the reference; validate() knows only the membrane's line.
+        for (const auto& [side_key, name]: {std::pair<const char*, const std::string&>{"inner", mb.inner},
+                                            std::pair<const char*, const std::string&>{"outer", mb.outer}}) {
+            if (!name.empty() && m_.find_compartment(name) == nullptr) {
+                std::string known;
+                for (const auto& c: m_.compartments) {
+                    known += (known.empty() ? "" : ", ") + c.name;
+                }
+                report(*t.get(side_key), path + side_key,
+                       fmt::format("no compartment named '{}'; the compartments are: {}", name, known));
+            }
+        }
+        if (mb.inner.empty() || mb.outer.empty()) {
+            covered_.insert("membranes." + mb.name);  // "inner and outer must differ" would only repeat it
+        }
         mb.potential = get_quantity(t, "potential", path, dims::potential, false).value_or(0.0);
         if (const auto area = get_quantity(t, "area", path, dims::area, false)) {
             mb.area = *area;
+            check_positive(t, "area", path, area, dims::area);
         }
         else if (!t.contains("area")) {
             const auto* inner = m_.find_compartment(mb.inner);
             if (inner != nullptr && inner->surface > 0) {
                 mb.area = inner->surface;  // the surface of the inner compartment's geometry
+            }
+            else if (inner == nullptr && reported_under(path + "inner")) {
+                covered_.insert(named + "area");  // no area to take from an unknown compartment: reported above
             }
             else {
                 report(t, path + "area",
@@ -296,11 +375,21 @@ void reader::read_mechanism_table(const toml::table& t, const std::string& path,
     mech.where = where(t);
     mech.type = type_hint.empty() ? get_string(t, "type", path, true).value_or("") : type_hint;
     mech.name = get_string(t, "name", path, false).value_or(mech.type);
+    aliases_.emplace_back(path, "mechanisms." + mech.name + ".");
     const auto membrane = get_string(t, "membrane", path, false);
     const auto compartment = get_string(t, "compartment", path, false);
     const auto* impl = find_mechanism(mech.type);
     if (impl == nullptr) {
-        // validate() reports the unknown type with the list of known ones.
+        // validate() reports the unknown type with the list of known ones; it knows only the table's line, so the
+        // type's own line is reported here (the validator's message is then dropped as a repeat).
+        if (const auto* type_node = t.get("type"); type_node != nullptr && !mech.type.empty()) {
+            std::string known;
+            for (const auto* m: all_mechanisms()) {
+                known += (known.empty() ? "" : ", ") + std::string(m->info().name);
+            }
+            report(*type_node, path + "type",
+                   fmt::format("unknown mechanism type '{}'; known types: {}", mech.type, known));
+        }
         mech.location = membrane.value_or(compartment.value_or(""));
         m_.mechanisms.push_back(std::move(mech));
         return;
@@ -314,7 +403,8 @@ void reader::read_mechanism_table(const toml::table& t, const std::string& path,
         report(t, path + "compartment", fmt::format("'{}' acts in a compartment: add compartment = \"...\"", mech.type));
     }
     if (on_membrane && compartment) {
-        report(t, path + "compartment", fmt::format("'{}' sits on a membrane; use membrane = \"...\"", mech.type));
+        report(*t.get("compartment"), path + "compartment",
+               fmt::format("'{}' sits on a membrane; use membrane = \"...\"", mech.type));
     }
     mech.location = on_membrane ? membrane.value_or("") : compartment.value_or("");
 
@@ -483,8 +573,18 @@ void reader::read_reactions(const toml::table& root) {
                 report(*t.get("equation"), path + "equation",
                        "expected 'reactants -> products' with terms like '2 cyt.ca' joined by '+', e.g. "
                        "\"cyt.ip3 -> \"");
+                rx.reactants.clear();
+                rx.products.clear();
             }
         }
+        if (rx.reactants.empty() && rx.products.empty() && reported_under(path + "equation")) {
+            // "needs at least one reactant" and the compartment taken from the reactants would only repeat it.
+            covered_.insert("reactions." + rx.name);
+            if (!t.contains("compartment")) {
+                covered_.insert("reactions." + rx.name + ".compartment");
+            }
+        }
+        aliases_.emplace_back(path, "reactions." + rx.name + ".");
         const auto rate = get_string(t, "rate", path, false);
         const auto amount_rate = get_string(t, "amount_rate", path, false);
         if (rate && amount_rate) {
@@ -518,10 +618,14 @@ void reader::read_rules(const toml::table& root) {
         rule_spec r;
         r.where = where(t);
         r.variable = get_string(t, "variable", path, true).value_or("");
+        aliases_.emplace_back(path, "rules." + r.variable + ".");
         const auto value = get_string(t, "value", path, false);
         const auto rate = get_string(t, "rate", path, false);
         if (value.has_value() == rate.has_value()) {
             report(t, path + "value", "give exactly one of value (an assignment rule) or rate (a rate rule)");
+        }
+        if (reported_under(path + "value") || reported_under(path + "rate")) {
+            covered_.insert("rules." + r.variable);  // "expected a math expression" would only repeat it
         }
         r.type = rate ? rule_spec::kind::rate : rule_spec::kind::assignment;
         r.expression = rate ? *rate : value.value_or("");
@@ -624,12 +728,9 @@ model_spec parse_model(std::string_view text, const std::string& source_name) {
     auto& problems = r.problems();
     // Cross-reference checks run even when the reader found problems, so one pass reports everything; the
     // validator's findings about things the reader already rejected are dropped as duplicates.
+    const auto covered = r.covered_keys();
     for (auto& d: validate(model)) {
-        bool duplicate = false;
-        for (const auto& p: problems) {
-            duplicate = duplicate || p.key == d.key;
-        }
-        if (!duplicate) {
+        if (!covered.contains(d.key)) {
             problems.push_back(std::move(d));
         }
     }

@@ -1,5 +1,6 @@
 // Pulse train: rectangular Ca current pulses across a membrane (a spike train's Ca entry, an uncaging flash).
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 
 #include "mechanisms/mechanisms.hpp"
@@ -10,17 +11,30 @@ namespace {
 constexpr double inf = std::numeric_limits<double>::infinity();
 constexpr double ca_valence = 2;
 
+// Onset of pulse k. Written once so that rates() and breakpoints() agree to the last bit; k = 0 is special-cased
+// because 0 * inf (frequency 0: a single pulse) is NaN.
+double onset_of(double k, double start, double period) {
+    return k > 0 ? start + k * period : start;
+}
+
 // Whether a pulse is running at time t.
 bool in_pulse(double t, double start, double duration, double frequency, double count) {
     if (t < start || count < 1) {
         return false;
     }
     const double period = frequency > 0 ? 1.0 / frequency : inf;
-    const double k = std::floor((t - start) / period);
+    double k = std::floor((t - start) / period);
+    // The division can round across a pulse edge; settle k on the same onsets that breakpoints() reports.
+    if (k > 0 && onset_of(k, start, period) > t) {
+        k -= 1;
+    }
+    else if (onset_of(k + 1, start, period) <= t) {
+        k += 1;
+    }
     if (k >= count) {
         return false;
     }
-    const double onset = start + k * period;
+    const double onset = onset_of(k, start, period);
     return t >= onset && t < onset + duration;
 }
 
@@ -63,12 +77,16 @@ public:
         for (std::size_t i = 0; i < n; ++i) {
             const double period = par[3][i] > 0 ? 1.0 / par[3][i] : inf;
             for (double k = 0; k < par[4][i]; ++k) {
-                const double onset = par[1][i] + k * period;
+                const double onset = onset_of(k, par[1][i], period);
                 if (onset > t_end) {
                     break;
                 }
-                out.push_back(onset);
-                out.push_back(onset + par[2][i]);
+                // Only times in (0, t_end], as the interface promises.
+                for (const double edge: {onset, onset + par[2][i]}) {
+                    if (edge > 0 && edge <= t_end) {
+                        out.push_back(edge);
+                    }
+                }
             }
         }
     }

@@ -119,13 +119,13 @@ private:
             const std::string key = "compartments." + c.name;
             claim_name(c.name, c.where, key);
             if (!(c.volume > 0) || !std::isfinite(c.volume)) {
-                report(c.where, key + ".volume", fmt::format("expected a positive volume, got {} um^3", c.volume));
+                report(c.where, key + ".volume", fmt::format("expected a positive volume, got {:g} um^3", c.volume));
             }
             for (const auto& [species, value]: c.initial) {
                 ensure_species(species, c.where, key + ".concentrations." + species);
                 if (!(value >= 0) || !std::isfinite(value)) {
                     report(c.where, key + ".concentrations." + species,
-                           fmt::format("expected a non-negative concentration, got {} uM", value));
+                           fmt::format("expected a non-negative concentration, got {:g} uM", value));
                 }
             }
         }
@@ -145,7 +145,7 @@ private:
                 report(mb.where, key, "inner and outer must be different compartments");
             }
             if (!(mb.area > 0) || !std::isfinite(mb.area)) {
-                report(mb.where, key + ".area", fmt::format("expected a positive area, got {} um^2", mb.area));
+                report(mb.where, key + ".area", fmt::format("expected a positive area, got {:g} um^2", mb.area));
             }
             if (!std::isfinite(mb.potential)) {
                 report(mb.where, key + ".potential", "expected a finite potential");
@@ -207,9 +207,12 @@ private:
                 }
                 const auto& field = info.parameters[static_cast<std::size_t>(index)];
                 if (!(value >= field.lower && value <= field.upper)) {
+                    // Dimensionless values have no unit to print ("1" would read as a second number).
+                    const std::string unit =
+                        field.dim == &dims::dimensionless ? "" : " " + std::string(field.dim->canonical);
                     report(where, key + "." + pname,
-                           fmt::format("{} {} is out of range [{}, {}] {}", value, field.dim->canonical, field.lower,
-                                       field.upper, field.dim->canonical));
+                           fmt::format("{:g}{} is out of range: expected a value in [{:g}, {:g}]{}", value, unit,
+                                       field.lower, field.upper, unit));
                 }
             }
             for (const auto& field: info.parameters) {

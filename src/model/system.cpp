@@ -106,6 +106,7 @@ struct system::impl {
 
     std::vector<observable_info> observables;
     std::vector<observable_ref> observable_refs;
+    std::vector<conservation_law> laws;
 
     // Per-call scratch: current and derivative pointers for each field; a sink for clamped derivatives.
     std::vector<const double*> cur;
@@ -120,6 +121,7 @@ struct system::impl {
     void compile_expressions();
     void choose_observables();
     void compute_initial();
+    void find_conservation_laws();
 
     std::size_t add_symbol(const std::string& name, double value) {
         const auto [it, fresh] = symbol_index.try_emplace(name, symbols.size());
@@ -146,6 +148,7 @@ system::impl::impl(model_spec m): model(std::move(m)) {
     bind_mechanisms();
     compile_expressions();
     choose_observables();
+    find_conservation_laws();
     cur.resize(fields.size());
     dcur.resize(fields.size());
     std::size_t max_sites = 1;
@@ -492,6 +495,64 @@ void system::impl::choose_observables() {
     }
 }
 
+void system::impl::find_conservation_laws() {
+    std::set<std::string> open;  // species whose total can change
+    for (const auto& ch: channels) {
+        for (const auto* side_name: {&ch.from, &ch.to}) {
+            const auto* c = model.find_compartment(*side_name);
+            if (c != nullptr && c->clamped) {
+                open.insert(ch.species);
+            }
+        }
+    }
+    for (const auto& rx: model.reactions) {
+        for (const auto* list: {&rx.reactants, &rx.products}) {
+            for (const auto& p: *list) {
+                open.insert(p.species);
+            }
+        }
+    }
+    for (const auto& r: model.rules) {
+        const auto dot = r.variable.find('.');
+        if (r.type == rule_spec::kind::rate && dot != std::string::npos) {
+            open.insert(r.variable.substr(dot + 1));
+        }
+    }
+    for (const auto& sp: model.species) {
+        if (open.contains(sp.name)) {
+            continue;
+        }
+        conservation_law law;
+        law.species = sp.name;
+        double pivot_volume = 0;
+        for (const auto& f: fields) {
+            if (f.dynamic && f.species == sp.name) {
+                const auto& vol = compartments[f.compartment_index].volume;
+                for (std::size_t i = 0; i < vol.size(); ++i) {
+                    law.weights.emplace_back(f.offset + i, vol[i]);
+                    if (vol[i] > pivot_volume) {
+                        pivot_volume = vol[i];
+                        law.pivot = f.offset + i;
+                    }
+                }
+            }
+        }
+        for (const auto& b: mechanisms) {
+            for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+                const auto& st = b.info->states[s];
+                if (st.carries == sp.name) {
+                    for (std::size_t i = 0; i < b.n; ++i) {
+                        law.weights.emplace_back(b.state_offset + s * b.n + i, st.carried * b.size[i]);
+                    }
+                }
+            }
+        }
+        if (pivot_volume > 0) {
+            laws.push_back(std::move(law));
+        }
+    }
+}
+
 void system::impl::compute_initial() {
     initial.assign(n_states, 0.0);
     for (const auto& f: fields) {
@@ -698,6 +759,8 @@ double system::total_amount(const double* y, const std::string& species) const {
     }
     return total;
 }
+
+const std::vector<conservation_law>& system::conservation_laws() const { return impl_->laws; }
 
 long system::state_index(const std::string& compartment, const std::string& species) const {
     const auto it = impl_->field_index.find({compartment, species});

@@ -159,14 +159,35 @@ private:
     sun_linear_solver solver_;
 };
 
+// KINSOL's residual: dy/dt of the resting cell, with the equation of each conservation law's pivot replaced by
+// the law itself (total - total at the guess, divided by the pivot's volume so it reads as a concentration).
+struct steady_data {
+    rhs_data rhs;
+    std::vector<double> totals;  // per conservation law [zmol]
+};
+
 int kinsol_residual(N_Vector u, N_Vector f, void* user) noexcept {
-    auto* d = static_cast<rhs_data*>(user);
+    auto* d = static_cast<steady_data*>(user);
     try {
-        d->sys->rhs(0.0, N_VGetArrayPointer(u), N_VGetArrayPointer(f), false);
+        const double* y = N_VGetArrayPointer(u);
+        double* r = N_VGetArrayPointer(f);
+        d->rhs.sys->rhs(0.0, y, r, false);
+        const auto& laws = d->rhs.sys->conservation_laws();
+        for (std::size_t k = 0; k < laws.size(); ++k) {
+            double total = 0;
+            double pivot_weight = 1;
+            for (const auto& [index, weight]: laws[k].weights) {
+                total += weight * y[index];
+                if (index == laws[k].pivot) {
+                    pivot_weight = weight;
+                }
+            }
+            r[laws[k].pivot] = (total - d->totals[k]) / pivot_weight;
+        }
         return 0;
     }
     catch (...) {
-        d->guard.pending = std::current_exception();
+        d->rhs.guard.pending = std::current_exception();
         return -1;
     }
 }
@@ -197,7 +218,14 @@ double scaled_residual(system& sys, const std::vector<double>& y) {
 bool kinsol_solve(system& sys, std::vector<double>& y) {
     const auto n = static_cast<sunindextype>(y.size());
     sun_context ctx;
-    rhs_data data{&sys, false, {}};
+    steady_data data{{&sys, false, {}}, {}};
+    for (const auto& law: sys.conservation_laws()) {
+        double total = 0;
+        for (const auto& [index, weight]: law.weights) {
+            total += weight * y[index];
+        }
+        data.totals.push_back(total);
+    }
     auto u = make_vector(n, ctx);
     auto u_scale = make_vector(n, ctx);
     auto f_scale = make_vector(n, ctx);
@@ -227,7 +255,7 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
     check_kinsol(KINSetLinearSolver(m, ls.get(), jac.get()), "KINSetLinearSolver");
     KINSetErrHandlerFn(m, [](int, const char*, const char*, char*, void*) {}, nullptr);
     const int flag = KINSol(m, u.get(), KIN_LINESEARCH, u_scale.get(), f_scale.get());
-    data.guard.rethrow();
+    data.rhs.guard.rethrow();
     const double* r = N_VGetArrayPointer(u.get());
     std::vector<double> candidate(r, r + n);
     const bool finite = std::all_of(candidate.begin(), candidate.end(), [](double v) { return std::isfinite(v); });

@@ -1,0 +1,120 @@
+// The main job: `cadyn run` with no model writes traces.csv, plot.png and a summary.
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct command_result {
+    int status;
+    std::string output;
+};
+
+command_result run_command(const std::string& args) {
+    const std::string command = std::string(CADYN_BINARY) + " " + args + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    std::string output;
+    std::array<char, 4096> buffer{};
+    while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
+        output += buffer.data();
+    }
+    const int raw = pclose(pipe);
+    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, output};
+}
+
+fs::path fresh_dir(const std::string& name) {
+    const auto dir = fs::temp_directory_path() / ("cadyn_test_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    return dir;
+}
+
+} // namespace
+
+TEST(cli_run, default_model_writes_csv_png_and_summary) {
+    const auto dir = fresh_dir("run");
+    const auto r = run_command("run --out " + dir.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("resting cyt.ca"));
+    EXPECT_THAT(r.output, HasSubstr("peak cyt.ca"));
+    EXPECT_THAT(r.output, HasSubstr("decay tau"));
+    EXPECT_THAT(r.output, HasSubstr("pmca"));
+    EXPECT_THAT(r.output, HasSubstr("serca"));
+
+    std::ifstream csv(dir / "traces.csv");
+    std::string header;
+    std::getline(csv, header);
+    EXPECT_THAT(header, HasSubstr("t [ms],cyt.ca [uM]"));
+    std::size_t rows = 0;
+    for (std::string line; std::getline(csv, line);) {
+        ++rows;
+    }
+    EXPECT_EQ(rows, 2001U);  // 0..2000 ms every 1 ms
+    EXPECT_FALSE(fs::exists(dir / "traces.csv.partial"));
+
+    // A real PNG: the 8-byte signature, and more than a blank canvas.
+    std::ifstream png(dir / "plot.png", std::ios::binary);
+    std::array<unsigned char, 8> magic{};
+    png.read(reinterpret_cast<char*>(magic.data()), magic.size());
+    const std::array<unsigned char, 8> signature = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    EXPECT_EQ(magic, signature);
+    EXPECT_GT(fs::file_size(dir / "plot.png"), 20000U);
+    EXPECT_TRUE(fs::exists(dir / "summary.txt"));
+    fs::remove_all(dir);
+}
+
+TEST(cli_run, t_end_override_and_initial_start) {
+    const auto dir = fresh_dir("tend");
+    const auto r = run_command("run --t-end '0.5 s' --start initial --no-plot --out " + dir.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("simulated:   500 ms"));
+    EXPECT_THAT(r.output, HasSubstr("initial concentrations"));
+    EXPECT_FALSE(fs::exists(dir / "plot.png"));
+    fs::remove_all(dir);
+}
+
+TEST(cli, every_subcommand_has_help) {
+    for (const char* sub: {"run", "check", "mechanisms", "default-model"}) {
+        const auto r = run_command(std::string(sub) + " --help");
+        EXPECT_EQ(r.status, 0) << sub;
+        EXPECT_THAT(r.output, HasSubstr("Usage")) << sub;
+    }
+}
+
+TEST(cli, mechanisms_lists_the_catalogue_with_units_and_sources) {
+    const auto r = run_command("mechanisms");
+    ASSERT_EQ(r.status, 0);
+    for (const char* name: {"pmca", "serca", "leak", "buffer", "pulse_train"}) {
+        EXPECT_THAT(r.output, HasSubstr(std::string(name) + " (")) << name;
+    }
+    EXPECT_THAT(r.output, HasSubstr("0.2 uM"));
+    EXPECT_THAT(r.output, HasSubstr("Neher & Augustine"));
+}
+
+TEST(cli, default_model_round_trips_through_check) {
+    // The printed default model is a valid model file.
+    const auto dir = fresh_dir("default");
+    fs::create_directories(dir);
+    const auto r = run_command("default-model > " + (dir / "soma.toml").string());
+    ASSERT_EQ(r.status, 0);
+    const auto c = run_command("check " + (dir / "soma.toml").string());
+    EXPECT_EQ(c.status, 0) << c.output;
+    fs::remove_all(dir);
+}
+
+TEST(cli, docs_mechanisms_md_is_current) {
+    // docs/mechanisms.md is generated from the mechanism tables; regenerate it with
+    // `cadyn mechanisms --markdown > docs/mechanisms.md` when a table changes.
+    const auto r = run_command("mechanisms --markdown");
+    ASSERT_EQ(r.status, 0);
+    std::ifstream doc(fs::path(CADYN_SOURCE_DIR) / "docs" / "mechanisms.md");
+    const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(r.output, text) << "docs/mechanisms.md is out of date";
+}

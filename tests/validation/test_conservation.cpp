@@ -1,0 +1,127 @@
+// Conservation by construction: in a closed cell (no plasma-membrane flux) total Ca, free + bound, times volume,
+// summed over compartments, is constant however hard the stimuli push Ca between cytosol and ER.
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include <cadyn/simulate.hpp>
+
+#include "run_helpers.hpp"
+
+namespace {
+
+// Cytosol and ER with buffers in both, SERCA and an ER leak, and strong release pulses from the ER (a negative
+// current into the ER lumen is release into the cytosol): 20 ms pulses of 500 pA at 0.5 Hz over 100 s.
+const char* closed_cell = R"(
+[[compartments]]
+name = "cyt"
+radius = "8 um"
+concentrations = { ca = "100 nM" }
+
+[[compartments]]
+name = "er"
+volume = "0.2 pL"
+concentrations = { ca = "400 uM" }
+
+[[membranes]]
+name = "er_membrane"
+inner = "er"
+outer = "cyt"
+area = "1500 um^2"
+
+[[mechanisms]]
+type = "serca"
+membrane = "er_membrane"
+vmax = "200 uM/s"
+
+[[mechanisms]]
+name = "er_leak"
+type = "leak"
+membrane = "er_membrane"
+permeability = "1e-4 um/ms"
+
+[[buffers]]
+name = "calbindin"
+compartment = "cyt"
+total = "80 uM"
+kd = "0.4 uM"
+kon = "20 uM^-1 s^-1"
+
+[[buffers]]
+name = "calsequestrin"
+compartment = "er"
+total = "2 mM"
+kd = "500 uM"
+kon = "0.1 uM^-1 s^-1"
+
+[[stimuli]]
+name = "release"
+membrane = "er_membrane"
+amplitude = "-500 pA"
+start = "1 s"
+duration = "20 ms"
+frequency = "0.5 Hz"
+count = 50
+
+[run]
+t_end = "100 s"
+rtol = 1e-8
+atol = "1e-10 uM"
+
+[record]
+interval = "10 ms"
+)";
+
+} // namespace
+
+TEST(conservation, closed_cell_total_calcium_constant_over_100_s) {
+    auto sys = cadyn::testing::compile_text(closed_cell);
+    cadyn::memory_recorder rec;
+    const auto result = cadyn::simulate(sys, rec);
+
+    // Total Ca at every record, from the recorded columns: sum over compartments of (free + bound) * volume.
+    const double v_cyt = sys.model().find_compartment("cyt")->volume;
+    const double v_er = sys.model().find_compartment("er")->volume;
+    const auto& cyt = rec.column("cyt.ca");
+    const auto& er = rec.column("er.ca");
+    const auto& cb = rec.column("calbindin.bound");
+    const auto& cs = rec.column("calsequestrin.bound");
+    const double total0 = (cyt[0] + cb[0]) * v_cyt + (er[0] + cs[0]) * v_er;
+    ASSERT_NEAR(total0, sys.total_amount(result.y0.data(), "ca"), 1e-12 * total0);
+
+    double worst = 0;
+    double peak_cyt = 0;
+    for (std::size_t k = 0; k < rec.times().size(); ++k) {
+        const double total = (cyt[k] + cb[k]) * v_cyt + (er[k] + cs[k]) * v_er;
+        worst = std::max(worst, std::abs(total - total0) / total0);
+        peak_cyt = std::max(peak_cyt, cyt[k]);
+    }
+    EXPECT_LT(worst, 1e-9) << "total Ca drifted";
+    EXPECT_NEAR(sys.total_amount(result.y_end.data(), "ca"), total0, 1e-9 * total0);
+    // The stimuli really were strong: cytosolic Ca left its resting range.
+    EXPECT_GT(peak_cyt, 0.5);
+    EXPECT_EQ(rec.times().back(), 100000.0);
+}
+
+TEST(conservation, budget_channels_account_for_every_transfer) {
+    // What the ER gained equals what the membrane channels moved into it (integrated as CVODES quadratures);
+    // agreement to the solver tolerance.
+    auto sys = cadyn::testing::compile_text(closed_cell);
+    cadyn::memory_recorder rec;
+    cadyn::simulation_options options;
+    options.t_end = 20000.0;
+    const auto result = cadyn::simulate(sys, rec, options);
+    const double v_er = sys.model().find_compartment("er")->volume;
+    const auto& er = rec.column("er.ca");
+    const auto& cs = rec.column("calsequestrin.bound");
+    const double gained = ((er.back() + cs.back()) - (er.front() + cs.front())) * v_er;
+    double moved_in = 0;
+    for (std::size_t c = 0; c < sys.flux_channels().size(); ++c) {
+        const auto& ch = sys.flux_channels()[c];
+        if (ch.to == "er" && !ch.from.empty()) {
+            moved_in += result.budget[c];
+        }
+    }
+    const double scale = sys.total_amount(result.y0.data(), "ca");
+    EXPECT_NEAR(gained, moved_in, 1e-6 * scale);
+}
