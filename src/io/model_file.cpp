@@ -19,6 +19,23 @@ namespace cadyn {
 
 namespace {
 
+// The per-volume form that a value with `unit` offers for a per-area membrane parameter, or nullptr: a
+// concentration rate or a whole-membrane amount rate for a flux density, a rate for a permeability.
+const dimension* per_volume_alternative(const field_info& field, const std::string& unit) {
+    if (field.dim == &dims::flux_density) {
+        if (has_dimension(unit, dims::concentration_rate)) {
+            return &dims::concentration_rate;
+        }
+        if (has_dimension(unit, dims::flux)) {
+            return &dims::flux;
+        }
+    }
+    if (field.dim == &dims::permeability && has_dimension(unit, dims::rate)) {
+        return &dims::rate;
+    }
+    return nullptr;
+}
+
 class reader {
 public:
     explicit reader(std::string source): source_(std::move(source)) {}
@@ -49,6 +66,7 @@ private:
     model_spec m_;
     std::vector<std::pair<std::string, std::string>> aliases_;  // "compartments[1]." -> "compartments.cyt."
     std::set<std::string> covered_;  // further validate() keys that only repeat a reader problem
+    std::set<std::string> unusable_;  // compartments and membranes whose size could not be read (reported)
 
     // Problems reported with a key starting with `prefix`.
     bool reported_under(const std::string& prefix) const {
@@ -275,6 +293,7 @@ void reader::read_compartments(const toml::table& root) {
         aliases_.emplace_back(path, named);
         if (reported_under(path + "volume") || reported_under(path + "radius") || reported_under(path + "length")) {
             covered_.insert(named + "volume");
+            unusable_.insert(c.name);
         }
         if (volume) {
             c.volume = *volume;
@@ -351,13 +370,19 @@ void reader::read_membranes(const toml::table& root) {
             mb.area = *area;
             check_positive(t, "area", path, area, dims::area);
         }
+        if (reported_under(path + "area")) {
+            unusable_.insert(mb.name);
+        }
         else if (!t.contains("area")) {
             const auto* inner = m_.find_compartment(mb.inner);
             if (inner != nullptr && inner->surface > 0) {
                 mb.area = inner->surface;  // the surface of the inner compartment's geometry
             }
-            else if (inner == nullptr && reported_under(path + "inner")) {
-                covered_.insert(named + "area");  // no area to take from an unknown compartment: reported above
+            else if ((inner == nullptr && reported_under(path + "inner")) ||
+                     (inner != nullptr && unusable_.contains(inner->name))) {
+                // No area to take from an unknown or broken compartment: reported above.
+                covered_.insert(named + "area");
+                unusable_.insert(mb.name);
             }
             else {
                 report(t, path + "area",
@@ -429,28 +454,27 @@ void reader::read_mechanism_table(const toml::table& t, const std::string& path,
         }
         const auto& field = info.parameters[static_cast<std::size_t>(index)];
         const auto* s = node.as_string();
-        if (s != nullptr && mb != nullptr && ref != nullptr && mb->area > 0) {
-            // Per-volume alternatives: uM/s of the reference compartment, amount/time for the whole membrane,
-            // a rate (1/s) for a permeability.
+        const dimension* alternative = nullptr;
+        if (s != nullptr && mb != nullptr && ref != nullptr) {
             try {
-                const auto q = split_quantity(s->get());
-                const double per_area = ref->volume / mb->area;
-                if (field.dim == &dims::flux_density && has_dimension(q.unit, dims::concentration_rate)) {
-                    mech.parameters[key] = to_canonical(s->get(), dims::concentration_rate) * per_area;
-                    continue;
-                }
-                if (field.dim == &dims::flux_density && has_dimension(q.unit, dims::flux)) {
-                    mech.parameters[key] = to_canonical(s->get(), dims::flux) / mb->area;
-                    continue;
-                }
-                if (field.dim == &dims::permeability && has_dimension(q.unit, dims::rate)) {
-                    mech.parameters[key] = to_canonical(s->get(), dims::rate) * per_area;
-                    continue;
-                }
+                alternative = per_volume_alternative(field, split_quantity(s->get()).unit);
             }
             catch (const unit_error&) {
-                // Fall through: quantity() reports it with the declared dimension.
+                // quantity() below reports it with the declared dimension.
             }
+        }
+        if (alternative != nullptr) {
+            if (unusable_.contains(mb->name) || unusable_.contains(ref->name) || !(mb->area > 0)) {
+                report(node, full,
+                       fmt::format("'{}' is given per volume of '{}' or for the whole membrane '{}'; it can be "
+                                   "converted once the problems reported for them are fixed",
+                                   s->get(), ref->name, mb->name));
+                continue;
+            }
+            // Per volume of the compartment the substrate comes from (x V / A), or for the whole membrane (/ A).
+            const double value = to_canonical(s->get(), *alternative);
+            mech.parameters[key] = alternative == &dims::flux ? value / mb->area : value * ref->volume / mb->area;
+            continue;
         }
         if (const auto v = quantity(node, full, *field.dim)) {
             mech.parameters[key] = *v;
