@@ -1,7 +1,7 @@
 // PMCA: plasma-membrane Ca2+-ATPase, a high-affinity, low-capacity pump (Hill form).
-#include <cmath>
 #include <limits>
 
+#include "mechanisms/kinetics.hpp"
 #include "mechanisms/mechanisms.hpp"
 
 namespace cadyn::mechanisms {
@@ -40,8 +40,7 @@ public:
         const double* c = p.conc[0];
         double* j = p.out[0];
         for (std::size_t i = 0; i < p.n; ++i) {
-            const double cn = std::pow(std::max(c[i], 0.0), n[i]);
-            j[i] = -vmax[i] * p.size[i] * cn / (std::pow(kd[i], n[i]) + cn);
+            j[i] = -vmax[i] * p.size[i] * hill(c[i], kd[i], n[i]);
         }
     }
 };
