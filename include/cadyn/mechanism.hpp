@@ -91,7 +91,8 @@ public:
     virtual ~mechanism() = default;
     virtual const mechanism_info& info() const = 0;
 
-    // Write out[k][i] for every output and dstate[s][i] for every state. Must not allocate.
+    // Write out[k][i] for every output and dstate[s][i] for every state. Must not allocate. Instance i's outputs
+    // may depend only on instance i's inputs (the engine derives the Jacobian's sparsity from this).
     virtual void rates(const mechanism_pack& p) const = 0;
 
     // Set the initial state from the concentrations in p (p.state points at writable storage). The default

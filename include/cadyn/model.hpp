@@ -106,11 +106,17 @@ struct record_spec {
 // Where a run starts: the model's initial concentrations, or the resting state (stimuli off, dy/dt = 0).
 enum class start_from { initial, steady_state };
 
+// How CVODE's Newton iteration gets its Jacobian: difference quotients over groups of structurally independent
+// columns (one rhs evaluation per colour, from system::jacobian_pattern()), or CVODE's own dense difference
+// quotients (one rhs evaluation per state; the plain reference path).
+enum class jacobian_method { coloured, dense };
+
 struct run_spec {
     double t_end = 1000;        // [ms]
     double rtol = 1e-6;         // relative tolerance
     double atol = 1e-9;         // [uM] absolute tolerance on concentrations and states
     double max_step = 0;        // [ms], 0 = unlimited
+    jacobian_method jacobian = jacobian_method::coloured;
     start_from start = start_from::initial;
     std::string report_compartment;  // compartment whose Ca the summary reports; empty: "cyt", else first free one
     std::string report_species = "ca";

@@ -86,6 +86,11 @@ public:
     // make the Newton system non-singular.
     const std::vector<conservation_law>& conservation_laws() const;
 
+    // The sparsity pattern of the Jacobian d(dy/dt)/dy: for each column j the rows i whose derivative may depend
+    // on y_j (always including i = j). Built from what each mechanism reads and writes and what each expression
+    // names, so the solver can evaluate a difference-quotient Jacobian with one rhs call per colour of columns.
+    std::vector<std::vector<std::size_t>> jacobian_pattern() const;
+
     // Index into y of the free concentration of `species` in `compartment`, or -1 (clamped or absent).
     long state_index(const std::string& compartment, const std::string& species) const;
 

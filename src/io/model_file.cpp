@@ -669,7 +669,7 @@ void reader::read_run(const toml::table& root) {
     }
     auto& r = m_.run;
     r.where = where(*t);
-    check_keys(*t, "run.", {"t_end", "rtol", "atol", "max_step", "start", "report"});
+    check_keys(*t, "run.", {"t_end", "rtol", "atol", "max_step", "start", "report", "jacobian"});
     r.t_end = get_quantity(*t, "t_end", "run.", dims::time, false).value_or(r.t_end);
     r.rtol = get_quantity(*t, "rtol", "run.", dims::dimensionless, false).value_or(r.rtol);
     r.atol = get_quantity(*t, "atol", "run.", dims::concentration, false).value_or(r.atol);
@@ -684,6 +684,18 @@ void reader::read_run(const toml::table& root) {
         else {
             report(*t->get("start"), "run.start",
                    fmt::format("expected \"initial\" or \"steady_state\", got \"{}\"", *start));
+        }
+    }
+    if (const auto jac = get_string(*t, "jacobian", "run.", false)) {
+        if (*jac == "coloured") {
+            r.jacobian = jacobian_method::coloured;
+        }
+        else if (*jac == "dense") {
+            r.jacobian = jacobian_method::dense;
+        }
+        else {
+            report(*t->get("jacobian"), "run.jacobian",
+                   fmt::format("expected \"coloured\" or \"dense\", got \"{}\"", *jac));
         }
     }
     r.report_compartment = get_string(*t, "report", "run.", false).value_or("");

@@ -61,6 +61,7 @@ struct bound_mechanism {
 
 struct compiled_reaction {
     detail::expression rate;
+    std::vector<std::size_t> depends_on;  // indices into y the rate may depend on
     double volume = 1;  // multiplies the rate when it is given per volume
     struct term {
         std::size_t field;
@@ -72,6 +73,7 @@ struct compiled_reaction {
 struct compiled_rule {
     detail::expression expr;
     std::size_t target;  // assignment: symbol index; rate: index into y
+    std::vector<std::size_t> depends_on;  // indices into y the expression may depend on
 };
 
 enum class observable_kind { field, state, channel, symbol };
@@ -325,6 +327,33 @@ void system::impl::compile_expressions() {
     }
     // Every symbol exists now; `symbols` will not grow again, so addresses are stable.
     const auto vars = bindings();
+
+    // Which states each symbol depends on (for the Jacobian's sparsity pattern): a species symbol on its state,
+    // a parameter state on itself, an assignment variable on whatever its expression depends on.
+    std::vector<std::set<std::size_t>> symbol_deps(symbols.size());
+    for (const auto& [f, sym]: field_symbols) {
+        if (fields[f].dynamic) {
+            symbol_deps[sym].insert(fields[f].offset);
+        }
+    }
+    for (const auto& [index, sym]: param_states) {
+        symbol_deps[sym].insert(index);
+    }
+    const auto deps_of = [&](const std::string& text) {
+        std::set<std::size_t> deps;
+        try {
+            for (const auto& name: detail::referenced_names(text)) {
+                const auto it = symbol_index.find(name);
+                if (it != symbol_index.end()) {
+                    deps.insert(symbol_deps[it->second].begin(), symbol_deps[it->second].end());
+                }
+            }
+        }
+        catch (const detail::expression_error&) {
+            // Reported when the expression is compiled.
+        }
+        return deps;
+    };
     const auto compile = [&](const std::string& text, const source_location& where, const std::string& key,
                              auto&& use) {
         try {
@@ -364,7 +393,9 @@ void system::impl::compile_expressions() {
             }
             const auto* r = *it;
             compile(r->expression, r->where, "rules." + r->variable, [&](detail::expression e) {
-                assignments.push_back({std::move(e), symbol_index.at(r->variable)});
+                const auto target = symbol_index.at(r->variable);
+                symbol_deps[target] = deps_of(r->expression);
+                assignments.push_back({std::move(e), target, {}});
             });
             assigned_later.erase(r->variable);
             it = pending.erase(it);
@@ -381,7 +412,8 @@ void system::impl::compile_expressions() {
 
     for (const auto& rx: model.reactions) {
         compile(rx.rate, rx.where, "reactions." + rx.name + ".rate", [&](detail::expression e) {
-            compiled_reaction c{std::move(e), 1.0, {}};
+            const auto deps = deps_of(rx.rate);
+            compiled_reaction c{std::move(e), {deps.begin(), deps.end()}, 1.0, {}};
             if (rx.rate_per_volume) {
                 c.volume = model.find_compartment(rx.compartment)->volume;
             }
@@ -410,8 +442,10 @@ void system::impl::compile_expressions() {
         else {
             target = fields[field_index.at({r.variable.substr(0, dot), r.variable.substr(dot + 1)})].offset;
         }
-        compile(r.expression, r.where, "rules." + r.variable,
-                [&](detail::expression e) { rate_rules.push_back({std::move(e), target}); });
+        compile(r.expression, r.where, "rules." + r.variable, [&](detail::expression e) {
+            const auto deps = deps_of(r.expression);
+            rate_rules.push_back({std::move(e), target, {deps.begin(), deps.end()}});
+        });
     }
     if (!problems.empty()) {
         throw model_error(std::move(problems));
@@ -761,6 +795,59 @@ double system::total_amount(const double* y, const std::string& species) const {
 }
 
 const std::vector<conservation_law>& system::conservation_laws() const { return impl_->laws; }
+
+std::vector<std::vector<std::size_t>> system::jacobian_pattern() const {
+    const auto& d = *impl_;
+    std::vector<std::set<std::size_t>> rows(d.n_states);  // rows[column]
+    const auto link = [&](const std::vector<std::size_t>& from, const std::vector<std::size_t>& to) {
+        for (const auto c: from) {
+            rows[c].insert(to.begin(), to.end());
+        }
+    };
+    // y index of site `site` of field f, if that field is a state.
+    const auto state_of = [&](std::size_t f, std::size_t site, std::vector<std::size_t>& out) {
+        if (d.fields[f].dynamic) {
+            out.push_back(d.fields[f].offset + site);
+        }
+    };
+    for (const auto& b: d.mechanisms) {
+        // Instance i's outputs depend only on instance i's inputs (the kernel contract).
+        for (std::size_t i = 0; i < b.n; ++i) {
+            std::vector<std::size_t> in;
+            std::vector<std::size_t> out;
+            for (const auto& r: b.reads) {
+                state_of(r.field, r.site[i], in);
+            }
+            for (std::size_t k = 0; k < b.to_inner.size(); ++k) {
+                state_of(b.to_inner[k].field, b.to_inner[k].site[i], out);
+                if (k < b.to_outer.size()) {
+                    state_of(b.to_outer[k].field, b.to_outer[k].site[i], out);
+                }
+            }
+            for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+                in.push_back(b.state_offset + s * b.n + i);
+                out.push_back(b.state_offset + s * b.n + i);
+            }
+            link(in, out);
+        }
+    }
+    for (const auto& rx: d.reactions) {
+        std::vector<std::size_t> out;
+        for (const auto& term: rx.terms) {
+            state_of(term.field, 0, out);
+        }
+        link(rx.depends_on, out);
+    }
+    for (const auto& rule: d.rate_rules) {
+        link(rule.depends_on, {rule.target});
+    }
+    std::vector<std::vector<std::size_t>> pattern(d.n_states);
+    for (std::size_t c = 0; c < d.n_states; ++c) {
+        rows[c].insert(c);  // the diagonal: the Newton matrix I - gamma J always has it
+        pattern[c].assign(rows[c].begin(), rows[c].end());
+    }
+    return pattern;
+}
 
 long system::state_index(const std::string& compartment, const std::string& species) const {
     const auto it = impl_->field_index.find({compartment, species});

@@ -1,6 +1,7 @@
 // Time integration with CVODE and the resting state with KINSOL.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -14,10 +15,44 @@ using namespace detail;
 
 namespace {
 
+// Columns of the Jacobian grouped so that no two columns of a group share a row: perturbing a whole group at once
+// gives every column of it from one rhs evaluation (Curtis, Powell & Reid 1974, greedy colouring).
+struct jacobian_colouring {
+    std::vector<std::vector<std::size_t>> pattern;  // rows of each column
+    std::vector<std::vector<std::size_t>> groups;   // columns of each colour
+    std::vector<double> atol;
+    double rtol = 1e-6;
+
+    jacobian_colouring(const system& sys, double relative):
+        pattern(sys.jacobian_pattern()), atol(sys.abs_tolerances()), rtol(relative) {
+        const std::size_t n = pattern.size();
+        std::vector<std::vector<char>> used;  // used[colour][row]
+        for (std::size_t c = 0; c < n; ++c) {
+            std::size_t colour = 0;
+            for (; colour < groups.size(); ++colour) {
+                const bool clash = std::any_of(pattern[c].begin(), pattern[c].end(),
+                                               [&](std::size_t r) { return used[colour][r] != 0; });
+                if (!clash) {
+                    break;
+                }
+            }
+            if (colour == groups.size()) {
+                groups.emplace_back();
+                used.emplace_back(n, 0);
+            }
+            groups[colour].push_back(c);
+            for (const auto r: pattern[c]) {
+                used[colour][r] = 1;
+            }
+        }
+    }
+};
+
 struct rhs_data {
     system* sys;
     bool stimuli;
     callback_guard guard;
+    const jacobian_colouring* colouring = nullptr;
 };
 
 int cvode_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user) noexcept {
@@ -51,11 +86,48 @@ int cvode_quadrature(sunrealtype t, N_Vector y, N_Vector q_dot, void* user) noex
     }
 }
 
+// Coloured difference-quotient Jacobian: J[:, j] = (f(y + d_j e_j) - f(y)) / d_j for all columns j of a colour at
+// once, with d_j = sqrt(eps) max(|y_j|, atol_j / rtol).
+int cvode_jacobian(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac, void* user, N_Vector tmp1, N_Vector tmp2,
+                   N_Vector) noexcept {
+    auto* d = static_cast<rhs_data*>(user);
+    try {
+        const auto& col = *d->colouring;
+        const double srur = std::sqrt(std::numeric_limits<double>::epsilon());
+        const double* y0 = N_VGetArrayPointer(y);
+        const double* f0 = N_VGetArrayPointer(fy);
+        double* yp = N_VGetArrayPointer(tmp1);
+        double* fp = N_VGetArrayPointer(tmp2);
+        const auto n = static_cast<std::size_t>(N_VGetLength(y));
+        SUNMatZero(jac);
+        std::copy(y0, y0 + n, yp);
+        for (const auto& group: col.groups) {
+            for (const auto j: group) {
+                yp[j] = y0[j] + srur * std::max(std::abs(y0[j]), col.atol[j] / col.rtol);
+            }
+            d->sys->rhs(t, yp, fp, d->stimuli);
+            for (const auto j: group) {
+                const double inc = yp[j] - y0[j];  // the increment actually represented
+                double* column = SUNDenseMatrix_Column(jac, static_cast<sunindextype>(j));
+                for (const auto r: col.pattern[j]) {
+                    column[r] = (fp[r] - f0[r]) / inc;
+                }
+                yp[j] = y0[j];
+            }
+        }
+        return 0;
+    }
+    catch (...) {
+        d->guard.pending = std::current_exception();
+        return -1;
+    }
+}
+
 // One CVODE integrator over a system, with its quadratures (budget channels).
 class integrator {
 public:
     integrator(system& sys, const std::vector<double>& y0, double t0, bool stimuli):
-        data_{&sys, stimuli, {}},
+        data_{&sys, stimuli, {}, nullptr},
         n_(static_cast<sunindextype>(sys.size())),
         nq_(static_cast<sunindextype>(sys.flux_channels().size())),
         y_(make_vector(std::max<sunindextype>(n_, 1), ctx_)),
@@ -78,6 +150,11 @@ public:
         matrix_.reset(SUNDenseMatrix(n_, n_, ctx_));
         solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx_));
         check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
+        if (run.jacobian == jacobian_method::coloured) {
+            colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol);
+            data_.colouring = colouring_.get();
+            check_cvode(CVodeSetJacFn(m, cvode_jacobian), "CVodeSetJacFn");
+        }
         check_cvode(CVodeSetMaxNumSteps(m, 1000000), "CVodeSetMaxNumSteps");
         if (run.max_step > 0) {
             check_cvode(CVodeSetMaxStep(m, run.max_step), "CVodeSetMaxStep");
@@ -149,14 +226,16 @@ public:
 private:
     sun_context ctx_;
     rhs_data data_;
+    std::unique_ptr<jacobian_colouring> colouring_;
     sunindextype n_;
     sunindextype nq_;
     nvector y_;
     nvector q_;
     nvector atol_;
-    cvode_memory mem_;
+    // Destroyed in reverse order: the integrator before the linear solver and matrix it uses.
     sun_matrix matrix_;
     sun_linear_solver solver_;
+    cvode_memory mem_;
 };
 
 // KINSOL's residual: dy/dt of the resting cell, with the equation of each conservation law's pivot replaced by
@@ -218,7 +297,7 @@ double scaled_residual(system& sys, const std::vector<double>& y) {
 bool kinsol_solve(system& sys, std::vector<double>& y) {
     const auto n = static_cast<sunindextype>(y.size());
     sun_context ctx;
-    steady_data data{{&sys, false, {}}, {}};
+    steady_data data{{&sys, false, {}, nullptr}, {}};
     for (const auto& law: sys.conservation_laws()) {
         double total = 0;
         for (const auto& [index, weight]: law.weights) {

@@ -24,12 +24,12 @@ constexpr double gamma_ = 0.05;    // [1/ms]
 constexpr double pulse = 0.1;      // [ms]
 constexpr double current = 2.0;    // [pA] into the cell during the pulse
 
-class buffered_decay: public ::testing::TestWithParam<double> {};
+class buffered_decay: public ::testing::TestWithParam<std::tuple<double, cadyn::jacobian_method>> {};
 
 } // namespace
 
 TEST_P(buffered_decay, tau_and_amplitude_follow_one_plus_kappa) {
-    const double b_total = GetParam();  // [uM]
+    const double b_total = std::get<0>(GetParam());  // [uM]
     const double volume = 4.0 / 3.0 * std::numbers::pi * std::pow(radius, 3);
     const double area = 4.0 * std::numbers::pi * radius * radius;
     const double permeability = gamma_ * volume / area;  // [um/ms]
@@ -92,7 +92,8 @@ interval = "{dt} ms"
                                                         fmt::arg("c", c_rest), fmt::arg("r", radius),
                                                         fmt::arg("p", permeability), fmt::arg("buffer", buffer),
                                                         fmt::arg("i", current), fmt::arg("d", pulse),
-                                                        fmt::arg("t", t_end), fmt::arg("dt", tau_expected / 400)));
+                                                        fmt::arg("t", t_end), fmt::arg("dt", tau_expected / 400)),
+                                                std::get<1>(GetParam()));
     cadyn::memory_recorder rec;
     cadyn::simulate(sys, rec);
     const auto& t = rec.times();
@@ -117,7 +118,10 @@ interval = "{dt} ms"
     EXPECT_NEAR(amplitude, amplitude_expected, 0.02 * amplitude_expected) << "kappa_B = " << kappa;
 }
 
-INSTANTIATE_TEST_SUITE_P(neher_augustine_1992, buffered_decay, ::testing::Values(0.0, 20.0, 100.0, 400.0),
-                         [](const ::testing::TestParamInfo<double>& param) {
-                             return fmt::format("b_total_{}_uM", static_cast<int>(param.param));
+INSTANTIATE_TEST_SUITE_P(neher_augustine_1992, buffered_decay,
+                         ::testing::Combine(::testing::Values(0.0, 20.0, 100.0, 400.0),
+                                            ::testing::ValuesIn(cadyn::testing::every_jacobian())),
+                         [](const auto& param) {
+                             return fmt::format("b_total_{}_uM_{}", static_cast<int>(std::get<0>(param.param)),
+                                                cadyn::testing::jacobian_name(std::get<1>(param.param)));
                          });

@@ -72,10 +72,12 @@ atol = "1e-10 uM"
 interval = "10 ms"
 )";
 
+class conservation: public ::testing::TestWithParam<cadyn::jacobian_method> {};
+
 } // namespace
 
-TEST(conservation, closed_cell_total_calcium_constant_over_100_s) {
-    auto sys = cadyn::testing::compile_text(closed_cell);
+TEST_P(conservation, closed_cell_total_calcium_constant_over_100_s) {
+    auto sys = cadyn::testing::compile_text(closed_cell, GetParam());
     cadyn::memory_recorder rec;
     const auto result = cadyn::simulate(sys, rec);
 
@@ -103,10 +105,10 @@ TEST(conservation, closed_cell_total_calcium_constant_over_100_s) {
     EXPECT_EQ(rec.times().back(), 100000.0);
 }
 
-TEST(conservation, budget_channels_account_for_every_transfer) {
+TEST_P(conservation, budget_channels_account_for_every_transfer) {
     // What the ER gained equals what the membrane channels moved into it (integrated as CVODES quadratures);
     // agreement to the solver tolerance.
-    auto sys = cadyn::testing::compile_text(closed_cell);
+    auto sys = cadyn::testing::compile_text(closed_cell, GetParam());
     cadyn::memory_recorder rec;
     cadyn::simulation_options options;
     options.t_end = 20000.0;
@@ -125,3 +127,6 @@ TEST(conservation, budget_channels_account_for_every_transfer) {
     const double scale = sys.total_amount(result.y0.data(), "ca");
     EXPECT_NEAR(gained, moved_in, 1e-6 * scale);
 }
+
+INSTANTIATE_TEST_SUITE_P(jacobian, conservation, ::testing::ValuesIn(cadyn::testing::every_jacobian()),
+                         [](const auto& param) { return cadyn::testing::jacobian_name(param.param); });

@@ -1,0 +1,156 @@
+// The compiled system: state layout, conservation laws, and the Jacobian sparsity pattern.
+#include <cmath>
+#include <set>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cadyn/io/model_file.hpp>
+#include <cadyn/system.hpp>
+
+#include "run_helpers.hpp"
+
+using ::testing::ElementsAre;
+
+namespace {
+
+// A model exercising every kind of coupling: membrane mechanisms across two membranes, a buffer state, a reaction
+// across compartments, an assignment rule feeding a rate rule, and a parameter state.
+const char* coupled = R"toml(
+[[compartments]]
+name = "ext"
+volume = "1 nL"
+clamped = true
+concentrations = { ca = "2 mM" }
+
+[[compartments]]
+name = "cyt"
+volume = "2 pL"
+concentrations = { ca = "0.2 uM", ip3 = "0.1 uM" }
+
+[[compartments]]
+name = "er"
+volume = "0.2 pL"
+concentrations = { ca = "300 uM" }
+
+[[membranes]]
+name = "pm"
+inner = "cyt"
+outer = "ext"
+area = "800 um^2"
+
+[[membranes]]
+name = "erm"
+inner = "er"
+outer = "cyt"
+area = "1000 um^2"
+
+[[mechanisms]]
+type = "pmca"
+membrane = "pm"
+
+[[mechanisms]]
+type = "serca"
+membrane = "erm"
+
+[[mechanisms]]
+type = "leak"
+membrane = "erm"
+
+[[buffers]]
+name = "b"
+compartment = "cyt"
+
+[parameters]
+x = 1
+k = "2 s^-1"
+
+[[rules]]
+variable = "drive"
+value = "x * cyt.ip3"
+
+[[rules]]
+variable = "x"
+rate = "-k * x"
+
+[[reactions]]
+name = "release"
+equation = "er.ca -> cyt.ca"
+amount_rate = "drive * 1e-3 * (er.ca - cyt.ca)"
+)toml";
+
+} // namespace
+
+TEST(system, state_layout_names_every_state) {
+    auto sys = cadyn::testing::compile_text(coupled);
+    EXPECT_THAT(sys.state_names(), ElementsAre("cyt.ca", "cyt.ip3", "er.ca", "b.bound", "x"));
+    EXPECT_EQ(sys.state_index("cyt", "ca"), 0);
+    EXPECT_EQ(sys.state_index("ext", "ca"), -1);  // clamped: not a state
+}
+
+TEST(system, jacobian_pattern_contains_every_nonzero_derivative) {
+    // A dense central-difference Jacobian at several states must have no entry above round-off outside the pattern.
+    for (const auto* text: {coupled}) {
+        auto sys = cadyn::testing::compile_text(text);
+        const auto pattern = sys.jacobian_pattern();
+        const std::size_t n = sys.size();
+        for (const double scale: {0.5, 1.0, 3.0}) {
+            auto y = sys.initial_state();
+            for (auto& v: y) {
+                v *= scale;
+            }
+            std::vector<double> fp(n);
+            std::vector<double> fm(n);
+            for (std::size_t j = 0; j < n; ++j) {
+                const std::set<std::size_t> rows(pattern[j].begin(), pattern[j].end());
+                EXPECT_TRUE(rows.contains(j)) << "diagonal of column " << j;
+                const double h = 1e-6 * std::max(std::abs(y[j]), 1e-3);
+                auto yp = y;
+                auto ym = y;
+                yp[j] += h;
+                ym[j] -= h;
+                sys.rhs(0.0, yp.data(), fp.data());
+                sys.rhs(0.0, ym.data(), fm.data());
+                for (std::size_t i = 0; i < n; ++i) {
+                    const double dfdy = (fp[i] - fm[i]) / (2 * h);
+                    if (!rows.contains(i)) {
+                        EXPECT_NEAR(dfdy, 0.0, 1e-9 * (std::abs(fp[i]) + 1e-12) / h)
+                            << sys.state_names()[i] << " depends on " << sys.state_names()[j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST(system, jacobian_pattern_is_sparse_where_the_model_is) {
+    // cyt.ip3 is touched only by the rule chain: its column reaches the species the reaction moves (through
+    // 'drive'), not the buffer.
+    auto sys = cadyn::testing::compile_text(coupled);
+    const auto pattern = sys.jacobian_pattern();
+    EXPECT_THAT(pattern[1], ElementsAre(0, 1, 2));   // d(cyt.ca, cyt.ip3, er.ca)/d(cyt.ip3)
+    EXPECT_THAT(pattern[3], ElementsAre(0, 3));      // the buffer state affects cyt.ca and itself
+    EXPECT_THAT(pattern[4], ElementsAre(0, 2, 4));   // x feeds the reaction through 'drive', and its own rule
+}
+
+TEST(system, conservation_laws_only_for_species_nothing_can_change) {
+    // In the coupled model Ca reaches a clamped bath (PMCA) and takes part in a reaction: no law. IP3 is touched
+    // by nothing that moves it between compartments or makes it: a law with the cytosol's volume.
+    auto sys = cadyn::testing::compile_text(coupled);
+    ASSERT_EQ(sys.conservation_laws().size(), 1U);
+    const auto& law = sys.conservation_laws().front();
+    EXPECT_EQ(law.species, "ip3");
+    ASSERT_EQ(law.weights.size(), 1U);
+    EXPECT_EQ(law.weights[0].first, 1U);
+    EXPECT_DOUBLE_EQ(law.weights[0].second, 2000.0);  // 2 pL = 2000 um^3
+}
+
+TEST(system, total_amount_counts_free_and_bound) {
+    // Total = sum (free + bound) * volume over non-clamped compartments; the buffer starts in equilibrium,
+    // bound = B c / (Kd + c) with the defaults B = 100 uM, Kd = 1 uM.
+    auto sys = cadyn::testing::compile_text(coupled);
+    const auto y = sys.initial_state();
+    const double bound = 100 * 0.2 / (1 + 0.2);
+    EXPECT_NEAR(y[3], bound, 1e-12);
+    EXPECT_NEAR(sys.total_amount(y.data(), "ca"), (0.2 + bound) * 2000 + 300 * 200, 1e-9);
+}
