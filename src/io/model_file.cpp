@@ -779,7 +779,10 @@ model_spec parse_model(std::string_view text, const std::string& source_name) {
 model_spec read_model_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        throw model_error({{{path.string(), 0, 0}, "", "cannot open the model file"}});
+        diagnostic problem;
+        problem.where.file = path.string();
+        problem.message = "cannot open the model file";
+        throw model_error({problem});
     }
     std::stringstream buffer;
     buffer << in.rdbuf();

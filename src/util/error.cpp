@@ -1,25 +1,28 @@
 #include <cadyn/error.hpp>
 
+#include <iterator>
+
 #include <fmt/format.h>
 
 namespace cadyn {
 
 std::string diagnostic::to_string() const {
     std::string out;
+    auto it = std::back_inserter(out);
     if (!where.file.empty()) {
-        out += where.file;
+        fmt::format_to(it, "{}", where.file);
         if (where.line > 0) {
-            out += fmt::format(":{}", where.line);
+            fmt::format_to(it, ":{}", where.line);
             if (where.column > 0) {
-                out += fmt::format(":{}", where.column);
+                fmt::format_to(it, ":{}", where.column);
             }
         }
-        out += ": ";
+        fmt::format_to(it, ": ");
     }
     if (!key.empty()) {
-        out += fmt::format("'{}': ", key);
+        fmt::format_to(it, "'{}': ", key);
     }
-    out += message;
+    fmt::format_to(it, "{}", message);
     return out;
 }
 
