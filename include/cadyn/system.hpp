@@ -97,6 +97,10 @@ public:
     // The sorted times in (0, t_end] at which some stimulus is discontinuous.
     std::vector<double> breakpoints(double t_end) const;
 
+    // Whether state i is a concentration or a mechanism state, which cannot be negative (user parameters driven
+    // by rate rules can).
+    bool is_nonnegative(std::size_t i) const;
+
     // Absolute tolerance for each state (the model's atol scaled to each state's unit).
     std::vector<double> abs_tolerances() const;
 

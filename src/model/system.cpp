@@ -868,6 +868,15 @@ std::vector<double> system::breakpoints(double t_end) const {
     return out;
 }
 
+bool system::is_nonnegative(std::size_t i) const {
+    for (const auto& [index, symbol]: impl_->param_states) {
+        if (index == i) {
+            return false;
+        }
+    }
+    return true;
+}
+
 std::vector<double> system::abs_tolerances() const { return std::vector<double>(impl_->n_states, impl_->model.run.atol); }
 
 system compile(model_spec model) { return system(model); }

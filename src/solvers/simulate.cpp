@@ -312,10 +312,10 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
     std::copy(y.begin(), y.end(), N_VGetArrayPointer(u.get()));
     const auto scale = state_scale(sys, y);
     for (sunindextype i = 0; i < n; ++i) {
-        // States are concentrations: keep them non-negative. Scale residuals like the states, per ms.
+        // Concentrations and mechanism states stay non-negative. Scale residuals like the states, per ms.
         N_VGetArrayPointer(u_scale.get())[i] = 1.0 / scale[static_cast<std::size_t>(i)];
         N_VGetArrayPointer(f_scale.get())[i] = 1.0 / scale[static_cast<std::size_t>(i)];
-        N_VGetArrayPointer(constraints.get())[i] = 1.0;
+        N_VGetArrayPointer(constraints.get())[i] = sys.is_nonnegative(static_cast<std::size_t>(i)) ? 1.0 : 0.0;
     }
     kinsol_memory mem(KINCreate(ctx));
     if (!mem) {

@@ -184,3 +184,26 @@ permeability = "2e-5 um/ms"
     const double c_er = rest.y[static_cast<std::size_t>(sys.state_index("er", "ca"))];
     EXPECT_NEAR(0.1 * c * c / (0.09 + c * c), 2e-5 * (c_er - c), 1e-8);
 }
+
+TEST(steady_state, parameter_states_may_be_negative) {
+    // A user parameter driven by a rate rule relaxes to a negative value: dx/dt = (x_inf - x)/tau with
+    // x_inf = -2. Concentrations are constrained to be non-negative in Newton; parameters are not.
+    auto sys = cadyn::testing::compile_text(R"(
+[[compartments]]
+name = "cyt"
+volume = "1 pL"
+concentrations = { ca = "0.1 uM" }
+
+[parameters]
+x = 1
+tau = "10 ms"
+
+[[rules]]
+variable = "x"
+rate = "(-2 - x) / tau"
+)");
+    const auto rest = cadyn::find_steady_state(sys, sys.initial_state());
+    ASSERT_TRUE(rest.converged);
+    EXPECT_EQ(rest.method, "KINSOL");
+    EXPECT_NEAR(rest.y.back(), -2.0, 1e-10);
+}
