@@ -31,8 +31,10 @@ namespace cadyn {
 
 enum class mechanism_kind { membrane, volume };
 
-// Where a membrane mechanism reads a concentration: the inner or outer compartment (volume mechanisms: local).
-enum class side { inner, outer, local };
+// Where a mechanism reads a concentration: the inner or outer compartment of its membrane, its own compartment
+// (volume mechanisms: local), or a store compartment named by the model (a plasma-membrane channel gated by the
+// filling of the ER, as in store-operated entry: `store = "er"`).
+enum class side { inner, outer, local, store };
 
 struct field_info {
     std::string_view name;          // "kd"
@@ -56,17 +58,26 @@ struct state_info {
     double carried = 0;             // how many of `carries` one unit of state holds
 };
 
+// A quantity a mechanism computes for recording (a dye's fluorescence), from its inputs and states.
+struct observable_decl {
+    std::string_view name;       // "F_F0"
+    std::string_view unit;       // "" for dimensionless
+    std::string_view meaning;
+    bool relative_to_start = false;  // recorded divided by its value at the start of the run (F/F0)
+};
+
 struct mechanism_info {
     std::string_view name;          // catalogue key: "pmca"
     mechanism_kind kind;
     std::string_view summary;       // one line
     std::string_view equations;     // plain-text equations, for docs and `cadyn mechanisms`
     std::string_view citation;      // the paper the form and defaults come from
-    std::vector<field_info> parameters;
-    std::vector<species_read> reads;
-    std::vector<std::string_view> outputs;  // species moved (membrane) or produced (volume)
-    std::vector<state_info> states;
+    std::vector<field_info> parameters = {};
+    std::vector<species_read> reads = {};
+    std::vector<std::string_view> outputs = {};  // species moved (membrane) or produced (volume)
+    std::vector<state_info> states = {};
     bool is_stimulus = false;       // imposed from outside; switched off when the resting state is computed
+    std::vector<observable_decl> observables = {};
 
     // Index of a parameter by name, or -1.
     int parameter_index(std::string_view name) const;
@@ -98,6 +109,9 @@ public:
     // Set the initial state from the concentrations in p (p.state points at writable storage). The default
     // leaves the states at zero.
     virtual void init(const mechanism_pack& p, double* const* state) const;
+
+    // Write out[k][i] for every declared observable k. Needs only p.param, p.conc, p.state, p.size, p.potential.
+    virtual void observe(const mechanism_pack& p, double* const* out) const;
 
     // Append the times in (0, t_end] at which rates jump (pulse edges), so the solver can stop there.
     virtual void breakpoints(const double* const* param, std::size_t n, double t_end,

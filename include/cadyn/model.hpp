@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <cadyn/error.hpp>
+#include <cadyn/mechanism.hpp>
 
 namespace cadyn {
 
@@ -41,12 +42,33 @@ struct compartment_spec {
     source_location where;
 };
 
+// A membrane potential that changes in time (a voltage clamp or an imposed action-potential train). The membrane
+// potential is imposed, not computed: cadyn does not integrate the cable equation.
+struct potential_protocol {
+    enum class kind { constant, steps, spikes, expression };
+    kind type = kind::constant;
+    // steps: levels[k] [mV] from the sum of the earlier durations [ms]; after the last duration the last level.
+    std::vector<double> levels;
+    std::vector<double> durations;
+    // spikes: from rest to peak [mV] and back, a Gaussian of full width at half maximum `width` [ms] centred
+    // 2 widths after each onset start + k / frequency [ms, 1/ms], k < count.
+    double rest = 0;
+    double peak = 0;
+    double start = 0;
+    double frequency = 0;
+    double count = 0;
+    double width = 1;
+    // expression: V [mV] as a math expression of t [ms] and the model's parameters.
+    std::string expression;
+};
+
 struct membrane_spec {
     std::string name;
     std::string inner;       // compartment name
     std::string outer;       // compartment name
     double area = 0;         // [um^2]
-    double potential = 0;    // [mV], phi_inner - phi_outer
+    double potential = 0;    // [mV], phi_inner - phi_outer (when the protocol is constant)
+    potential_protocol protocol;
     source_location where;
 };
 
@@ -54,6 +76,7 @@ struct mechanism_spec {
     std::string name;      // instance name, unique in the model ("pmca", "calbindin")
     std::string type;      // catalogue entry ("pmca", "buffer", "pulse_train")
     std::string location;  // membrane (for membrane mechanisms) or compartment (volume mechanisms)
+    std::string store;     // for mechanisms that sense a store (side::store): the store compartment
     std::map<std::string, double> parameters;  // canonical units; after validation every declared one is present
     std::map<std::string, source_location> parameter_where;  // where each given parameter was written
     source_location where;
@@ -143,6 +166,17 @@ struct model_spec {
     const membrane_spec* find_membrane(const std::string& name) const;
     const species_spec* find_species(const std::string& name) const;
 };
+
+// The compartment a mechanism of this kind placed as `mech` reaches on side `s`: its own compartment (volume
+// mechanisms), the inner or outer compartment of its membrane, or its store. Empty when that is not defined.
+std::string compartment_on(const model_spec& model, const mechanism_spec& mech, mechanism_kind kind, side s);
+
+// The membrane potential [mV] a protocol imposes at time t [ms] (not for kind::expression, which the engine
+// evaluates); `constant` is the membrane's fixed potential.
+double potential_at(const potential_protocol& protocol, double constant, double t);
+
+// The times in (0, t_end] at which a protocol's potential jumps or a spike begins.
+void protocol_breakpoints(const potential_protocol& protocol, double t_end, std::vector<double>& out);
 
 // The valence of a species cadyn knows without being told (ca 2, na 1, k 1, cl -1, mg 2; ip3, atp, adp 0).
 // Returns false for an unknown name.

@@ -26,7 +26,7 @@ namespace cadyn {
 
 // What a recorded column is.
 struct observable_info {
-    std::string name;  // "cyt.ca", "calbindin.bound", "pmca.ca_flux", or a user variable
+    std::string name;  // "cyt.ca", "calbindin.bound", "pmca.ca_flux", "pm.V", "fluo4.F_F0", or a user variable
     std::string unit;  // canonical unit
 };
 
@@ -78,6 +78,10 @@ public:
     // the model's record list. observe() writes their values at (t, y) into out, in canonical units.
     const std::vector<observable_info>& observables() const;
     void observe(double t, const double* y, double* out);
+
+    // Take y as the start of a run: observables declared relative_to_start (a dye's F/F0) are divided by their
+    // value here. simulate() calls it with the state the run starts from.
+    void set_reference(const double* y);
 
     // Total amount of a species [zmol] in the non-clamped compartments: free + carried by mechanism states.
     double total_amount(const double* y, const std::string& species) const;

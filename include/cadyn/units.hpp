@@ -18,6 +18,11 @@
 //   potential           mV
 //   current             pA
 //   temperature         K                  "37 degC" -> 310.15
+//   molar energy        kJ/mol             = aJ/zmol
+//
+// The canonical units are coherent: they are all products of powers of um, ms, ng, pA, zmol and K (so uM =
+// zmol/um^3, mV = ng um^2 ms^-3 pA^-1, kJ/mol = aJ/zmol). A user's expression that combines canonical values is
+// therefore itself in canonical units, whatever dimensions it mixes.
 //
 // A dimension is named by its canonical unit: a value is of dimension D when UDUNITS can convert its unit to
 // D.canonical. The dimension table below is the one list that parameter declarations refer to.
@@ -53,6 +58,7 @@ inline constexpr dimension diffusivity{"diffusion coefficient", "um^2/ms", "220 
 inline constexpr dimension flux{"amount per time", "zmol/ms", "5 amol/s"};
 inline constexpr dimension flux_density{"amount per area per time", "zmol/(um^2 ms)", "2 pmol/cm^2/s"};
 inline constexpr dimension permeability{"permeability (length per time)", "um/ms", "1e-6 cm/s"};
+inline constexpr dimension molar_energy{"molar energy", "kJ/mol", "50 kJ/mol"};
 
 // Every dimension above, for lookups by name and for "you gave a potential" messages.
 const std::vector<const dimension*>& all();
@@ -73,6 +79,15 @@ quantity_text split_quantity(std::string_view text);
 // an electric potential; expected a concentration, e.g. '0.2 uM'"), or when the result is not finite. A bare
 // number is accepted only for dims::dimensionless.
 double to_canonical(std::string_view text, const dimension& expected);
+
+// A value of any dimension in the coherent canonical system: a named dimension's canonical unit when it is one
+// of dims::all() ("2 s^-1" -> 0.002 "1/ms"), otherwise a product of um, ms, ng, pA, zmol, K ("2 mV/ms" -> 2
+// "um^2 ng ms^-4 pA^-1"). For user parameters, whose dimension nothing declares.
+struct coherent_quantity {
+    double value = 0;
+    std::string unit;
+};
+coherent_quantity to_coherent(std::string_view text);
 
 // Convert a value from one unit to another: convert(1, "mM", "uM") == 1000. Throws unit_error when either unit
 // is unknown or they are not convertible.

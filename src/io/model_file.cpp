@@ -206,6 +206,9 @@ private:
     void read_species(const toml::table& root);
     void read_compartments(const toml::table& root);
     void read_membranes(const toml::table& root);
+    potential_protocol read_protocol(const toml::table& t, const std::string& path, double holding);
+    std::vector<double> quantity_list(const toml::table& t, const std::string& key, const std::string& path,
+                                      const dimension& dim);
     void read_mechanism_table(const toml::table& t, const std::string& path, const std::string& type,
                               const std::set<std::string>& fixed_keys);
     void read_mechanisms(const toml::table& root);
@@ -340,9 +343,62 @@ void reader::read_compartments(const toml::table& root) {
     });
 }
 
+std::vector<double> reader::quantity_list(const toml::table& t, const std::string& key, const std::string& path,
+                                          const dimension& dim) {
+    std::vector<double> out;
+    const auto* node = t.get(key);
+    if (node == nullptr) {
+        report(t, path + key, fmt::format("missing: a list such as [\"{}\", \"{}\"]", dim.example, dim.example));
+        return out;
+    }
+    const auto* arr = node->as_array();
+    if (arr == nullptr) {
+        report(*node, path + key, fmt::format("expected a list such as [\"{}\", \"{}\"]", dim.example, dim.example));
+        return out;
+    }
+    for (const auto& el: *arr) {
+        if (const auto v = quantity(el, path + key, dim)) {
+            out.push_back(*v);
+        }
+    }
+    return out;
+}
+
+// A membrane potential protocol: steps (voltage clamp), spikes (an action-potential train) or an expression.
+potential_protocol reader::read_protocol(const toml::table& t, const std::string& path, double holding) {
+    potential_protocol p;
+    const auto type = get_string(t, "type", path, true).value_or("");
+    if (type == "steps") {
+        check_keys(t, path, {"type", "levels", "durations"});
+        p.type = potential_protocol::kind::steps;
+        p.levels = quantity_list(t, "levels", path, dims::potential);
+        p.durations = quantity_list(t, "durations", path, dims::time);
+    }
+    else if (type == "spikes") {
+        check_keys(t, path, {"type", "rest", "peak", "start", "frequency", "count", "width"});
+        p.type = potential_protocol::kind::spikes;
+        p.rest = get_quantity(t, "rest", path, dims::potential, false).value_or(holding);
+        p.peak = get_quantity(t, "peak", path, dims::potential, true).value_or(holding);
+        p.start = get_quantity(t, "start", path, dims::time, false).value_or(0.0);
+        p.frequency = get_quantity(t, "frequency", path, dims::rate, false).value_or(0.0);
+        p.count = get_quantity(t, "count", path, dims::dimensionless, false).value_or(1.0);
+        p.width = get_quantity(t, "width", path, dims::time, false).value_or(1.0);
+    }
+    else if (type == "expression") {
+        check_keys(t, path, {"type", "value"});
+        p.type = potential_protocol::kind::expression;
+        p.expression = get_string(t, "value", path, true).value_or("");
+    }
+    else if (!type.empty()) {
+        report(*t.get("type"), path + "type",
+               fmt::format("expected \"steps\", \"spikes\" or \"expression\", got \"{}\"", type));
+    }
+    return p;
+}
+
 void reader::read_membranes(const toml::table& root) {
     each_table(root, "membranes", [&](const toml::table& t, const std::string& path) {
-        check_keys(t, path, {"name", "inner", "outer", "area", "potential"});
+        check_keys(t, path, {"name", "inner", "outer", "area", "potential", "protocol"});
         membrane_spec mb;
         mb.where = where(t);
         mb.name = get_string(t, "name", path, true).value_or("");
@@ -366,6 +422,14 @@ void reader::read_membranes(const toml::table& root) {
             covered_.insert("membranes." + mb.name);  // "inner and outer must differ" would only repeat it
         }
         mb.potential = get_quantity(t, "potential", path, dims::potential, false).value_or(0.0);
+        if (const auto* node = t.get("protocol")) {
+            if (const auto* pt = node->as_table()) {
+                mb.protocol = read_protocol(*pt, path + "protocol.", mb.potential);
+            }
+            else {
+                report(*node, path + "protocol", "expected a table, e.g. { type = \"steps\", ... }");
+            }
+        }
         if (const auto area = get_quantity(t, "area", path, dims::area, false)) {
             mb.area = *area;
             check_positive(t, "area", path, area, dims::area);
@@ -432,6 +496,7 @@ void reader::read_mechanism_table(const toml::table& t, const std::string& path,
                fmt::format("'{}' sits on a membrane; use membrane = \"...\"", mech.type));
     }
     mech.location = on_membrane ? membrane.value_or("") : compartment.value_or("");
+    mech.store = get_string(t, "store", path, false).value_or("");
 
     // Membrane parameters per area may be given per volume of the compartment the mechanism takes Ca from.
     const membrane_spec* mb = on_membrane ? m_.find_membrane(mech.location) : nullptr;
@@ -485,7 +550,7 @@ void reader::read_mechanism_table(const toml::table& t, const std::string& path,
 
 void reader::read_mechanisms(const toml::table& root) {
     each_table(root, "mechanisms", [&](const toml::table& t, const std::string& path) {
-        read_mechanism_table(t, path, "", {"name", "type", "membrane", "compartment"});
+        read_mechanism_table(t, path, "", {"name", "type", "membrane", "compartment", "store"});
     });
     each_table(root, "buffers", [&](const toml::table& t, const std::string& path) {
         if (t.contains("type")) {
@@ -495,7 +560,7 @@ void reader::read_mechanisms(const toml::table& root) {
     });
     each_table(root, "stimuli", [&](const toml::table& t, const std::string& path) {
         const std::string type = get_string(t, "type", path, false).value_or("pulse_train");
-        read_mechanism_table(t, path, type, {"name", "type", "membrane", "compartment"});
+        read_mechanism_table(t, path, type, {"name", "type", "membrane", "compartment", "store"});
     });
 }
 
@@ -518,17 +583,7 @@ void reader::read_parameters(const toml::table& root) {
         }
         else if (const auto* s = v.as_string()) {
             try {
-                const auto q = split_quantity(s->get());
-                const auto* dim = q.unit.empty() ? &dims::dimensionless : dimension_of(q.unit);
-                if (dim == nullptr) {
-                    report(v, key,
-                           fmt::format("cannot tell the dimension of '{}'; use a unit of one of the dimensions in "
-                                       "docs/units.md",
-                                       s->get()));
-                }
-                else {
-                    value = to_canonical(s->get(), *dim);
-                }
+                value = to_coherent(s->get()).value;
             }
             catch (const unit_error& e) {
                 report(v, key, e.what());

@@ -50,6 +50,8 @@ int mechanism_info::parameter_index(std::string_view key) const {
 
 void mechanism::init(const mechanism_pack&, double* const*) const {}
 
+void mechanism::observe(const mechanism_pack&, double* const*) const {}
+
 void mechanism::breakpoints(const double* const*, std::size_t, double, std::vector<double>&) const {}
 
 } // namespace cadyn

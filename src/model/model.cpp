@@ -1,4 +1,6 @@
 #include <cmath>
+#include <limits>
+#include <numbers>
 #include <map>
 #include <set>
 
@@ -28,6 +30,82 @@ const compartment_spec* model_spec::find_compartment(const std::string& n) const
 }
 const membrane_spec* model_spec::find_membrane(const std::string& n) const { return find_by_name(membranes, n); }
 const species_spec* model_spec::find_species(const std::string& n) const { return find_by_name(species, n); }
+
+std::string compartment_on(const model_spec& model, const mechanism_spec& mech, mechanism_kind kind, side s) {
+    if (s == side::store) {
+        return mech.store;
+    }
+    if (kind == mechanism_kind::volume) {
+        return mech.location;
+    }
+    const auto* mb = model.find_membrane(mech.location);
+    if (mb == nullptr) {
+        return {};
+    }
+    return s == side::outer ? mb->outer : mb->inner;
+}
+
+double potential_at(const potential_protocol& protocol, double constant, double t) {
+    switch (protocol.type) {
+    case potential_protocol::kind::constant:
+    case potential_protocol::kind::expression: return constant;
+    case potential_protocol::kind::steps: {
+        double edge = 0;
+        for (std::size_t k = 0; k < protocol.levels.size(); ++k) {
+            edge += k < protocol.durations.size() ? protocol.durations[k] : std::numeric_limits<double>::infinity();
+            if (t < edge) {
+                return protocol.levels[k];
+            }
+        }
+        return protocol.levels.empty() ? constant : protocol.levels.back();
+    }
+    case potential_protocol::kind::spikes: {
+        // Gaussian spikes of full width at half maximum w, centred 2 w after each onset; only spikes within
+        // 10 w of t contribute more than 1e-30 of their height.
+        const double w = protocol.width;
+        const double period = protocol.frequency > 0 ? 1.0 / protocol.frequency : 0.0;
+        double v = protocol.rest;
+        const double first = period > 0 ? std::max(0.0, std::floor((t - protocol.start - 12 * w) / period)) : 0.0;
+        for (double k = first; k < protocol.count; ++k) {
+            const double centre = protocol.start + k * period + 2 * w;
+            if (centre > t + 10 * w) {
+                break;
+            }
+            const double x = (t - centre) / w;
+            v += (protocol.peak - protocol.rest) * std::exp(-4 * std::numbers::ln2 * x * x);
+            if (period <= 0) {
+                break;
+            }
+        }
+        return v;
+    }
+    }
+    return constant;
+}
+
+void protocol_breakpoints(const potential_protocol& protocol, double t_end, std::vector<double>& out) {
+    if (protocol.type == potential_protocol::kind::steps) {
+        double edge = 0;
+        for (std::size_t k = 0; k + 1 < protocol.levels.size() && k < protocol.durations.size(); ++k) {
+            edge += protocol.durations[k];
+            if (edge > 0 && edge <= t_end) {
+                out.push_back(edge);
+            }
+        }
+    }
+    else if (protocol.type == potential_protocol::kind::spikes) {
+        const double period = protocol.frequency > 0 ? 1.0 / protocol.frequency : 0.0;
+        for (double k = 0; k < protocol.count; ++k) {
+            const double onset = protocol.start + k * period;
+            if (onset > t_end || (k > 0 && period <= 0)) {
+                break;
+            }
+            if (onset > 0) {
+                out.push_back(onset);
+            }
+        }
+    }
+}
 
 bool known_species_charge(const std::string& name, int& charge) {
     static const std::map<std::string, int> known = {
@@ -150,20 +228,26 @@ private:
             if (!std::isfinite(mb.potential)) {
                 report(mb.where, key + ".potential", "expected a finite potential");
             }
+            const auto& pr = mb.protocol;
+            if (pr.type == potential_protocol::kind::steps) {
+                if (pr.levels.empty() || pr.durations.size() + 1 < pr.levels.size()) {
+                    report(mb.where, key + ".protocol",
+                           "a steps protocol needs levels and a duration for every level but the last");
+                }
+                for (const double d: pr.durations) {
+                    if (!(d > 0)) {
+                        report(mb.where, key + ".protocol.durations", "durations must be positive");
+                    }
+                }
+            }
+            if (pr.type == potential_protocol::kind::spikes &&
+                (!(pr.width > 0) || !(pr.count >= 0) || !(pr.frequency >= 0) || !(pr.start >= 0))) {
+                report(mb.where, key + ".protocol",
+                       "a spikes protocol needs a positive width and a non-negative start, frequency and count");
+            }
         }
     }
 
-    // The compartment that side `s` of a mechanism placed at `location` refers to, or nullptr.
-    const compartment_spec* compartment_on(const mechanism_info& info, const std::string& location, side s) const {
-        if (info.kind == mechanism_kind::volume) {
-            return m_.find_compartment(location);
-        }
-        const auto* mb = m_.find_membrane(location);
-        if (mb == nullptr) {
-            return nullptr;
-        }
-        return m_.find_compartment(s == side::outer ? mb->outer : mb->inner);
-    }
 
     void check_mechanisms() {
         for (auto& mech: m_.mechanisms) {
@@ -221,7 +305,13 @@ private:
             for (const auto& read: info.reads) {
                 const std::string species(read.species);
                 ensure_species(species, mech.where, key);
-                const auto* comp = compartment_on(info, mech.location, read.where);
+                if (read.where == side::store && m_.find_compartment(mech.store) == nullptr) {
+                    report(mech.where, key + ".store",
+                           fmt::format("'{}' senses a store: add store = \"...\" naming a compartment{}", mech.type,
+                                       mech.store.empty() ? "" : fmt::format(" ('{}' is none)", mech.store)));
+                    continue;
+                }
+                const auto* comp = m_.find_compartment(compartment_on(m_, mech, info.kind, read.where));
                 if (comp != nullptr && comp->clamped && !comp->initial.contains(species)) {
                     report(mech.where, key,
                            fmt::format("'{}' reads {} in the clamped compartment '{}', which gives no concentration "
@@ -300,6 +390,11 @@ private:
                 }
             }
             check_expr(r.expression, r.where, key);
+        }
+        for (const auto& mb: m_.membranes) {
+            if (mb.protocol.type == potential_protocol::kind::expression) {
+                check_expr(mb.protocol.expression, mb.where, "membranes." + mb.name + ".protocol.value");
+            }
         }
         for (const auto& rx: m_.reactions) {
             const std::string key = "reactions." + rx.name;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -30,6 +31,8 @@ struct compartment_layout {
     std::vector<double> volume;  // [um^3] per site
 };
 
+constexpr std::size_t no_membrane = static_cast<std::size_t>(-1);
+
 // Where an array of per-instance values lives: field + site of each instance.
 struct site_map {
     std::size_t field = 0;
@@ -55,8 +58,20 @@ struct bound_mechanism {
     std::vector<const double*> state_ptr;
     std::vector<double*> dstate_ptr;
     std::vector<double> size;                   // area [um^2] or volume [um^3] per instance
-    std::vector<double> potential;              // [mV] per instance
+    std::size_t membrane = no_membrane;         // index into impl::membranes (membrane mechanisms)
     std::size_t first_channel = 0;              // budget channel of output 0
+    std::vector<double> obs;                    // observables [observable * n + i]
+    std::vector<double*> obs_ptr;
+    std::vector<double> obs_reference;          // values at the start of the run (for relative observables)
+};
+
+// The potential of one membrane over its sites [mV], updated every rhs call when it varies in time.
+struct membrane_layout {
+    const membrane_spec* spec = nullptr;
+    std::vector<double> potential;
+    std::optional<detail::expression> expr;  // for expression protocols
+    bool varies = false;
+    std::vector<std::size_t> depends_on;     // states an expression protocol may depend on
 };
 
 struct compiled_reaction {
@@ -76,10 +91,11 @@ struct compiled_rule {
     std::vector<std::size_t> depends_on;  // indices into y the expression may depend on
 };
 
-enum class observable_kind { field, state, channel, symbol };
+enum class observable_kind { field, state, channel, symbol, potential, mechanism };
 struct observable_ref {
     observable_kind kind;
-    std::size_t index;
+    std::size_t index;   // field, state, channel, symbol, membrane or mechanism
+    std::size_t sub = 0; // the mechanism's observable
 };
 
 } // namespace
@@ -87,6 +103,8 @@ struct observable_ref {
 struct system::impl {
     model_spec model;
     std::vector<compartment_layout> compartments;
+    std::vector<membrane_layout> membranes;
+    std::vector<double> zero_potential;  // for volume mechanisms
     std::vector<field> fields;
     std::map<std::pair<std::string, std::string>, std::size_t> field_index;
     std::vector<double> clamped;
@@ -141,12 +159,22 @@ struct system::impl {
     }
 
     void point_at(const double* y, double* ydot);
+    void update_membranes();
+    void compute_mechanism_observables(double t, const double* y);
+    mechanism_pack pack(bound_mechanism& b, double t, const double* y, double* ydot);
     void update_symbols(double t, const double* y);
     void evaluate(double t, const double* y, double* ydot, double* flux, bool stimuli);
 };
 
 system::impl::impl(model_spec m): model(std::move(m)) {
     layout_fields();
+    for (const auto& mb: model.membranes) {
+        membrane_layout layout;
+        layout.spec = &mb;
+        layout.potential.assign(1, mb.potential);
+        layout.varies = mb.protocol.type != potential_protocol::kind::constant;
+        membranes.push_back(std::move(layout));
+    }
     bind_mechanisms();
     compile_expressions();
     choose_observables();
@@ -174,13 +202,7 @@ void system::impl::layout_fields() {
     }
     for (const auto& mech: model.mechanisms) {
         const auto& info = find_mechanism(mech.type)->info();
-        const auto* mb = model.find_membrane(mech.location);
-        const auto where = [&](side s) {
-            if (info.kind == mechanism_kind::volume) {
-                return mech.location;
-            }
-            return s == side::outer ? mb->outer : mb->inner;
-        };
+        const auto where = [&](side s) { return compartment_on(model, mech, info.kind, s); };
         for (const auto& r: info.reads) {
             present.insert({where(r.where), std::string(r.species)});
         }
@@ -241,12 +263,7 @@ void system::impl::bind_mechanisms() {
             b.params.push_back(spec.parameters.at(std::string(f.name)));
         }
         const membrane_spec* mb = info.kind == mechanism_kind::membrane ? model.find_membrane(spec.location) : nullptr;
-        const auto compartment_of = [&](side s) {
-            if (mb == nullptr) {
-                return spec.location;
-            }
-            return s == side::outer ? mb->outer : mb->inner;
-        };
+        const auto compartment_of = [&](side s) { return compartment_on(model, spec, info.kind, s); };
         const auto map_to = [&](const std::string& comp, std::string_view species) {
             site_map m;
             m.field = field_index.at({comp, std::string(species)});
@@ -273,12 +290,17 @@ void system::impl::bind_mechanisms() {
         }
         if (mb != nullptr) {
             b.size.assign(b.n, mb->area);
-            b.potential.assign(b.n, mb->potential);
+            b.membrane = static_cast<std::size_t>(mb - model.membranes.data());
         }
         else {
             b.size.assign(b.n, model.find_compartment(spec.location)->volume);
-            b.potential.assign(b.n, 0.0);
         }
+        zero_potential.resize(std::max(zero_potential.size(), b.n), 0.0);
+        b.obs.resize(info.observables.size() * b.n);
+        for (std::size_t j = 0; j < info.observables.size(); ++j) {
+            b.obs_ptr.push_back(b.obs.data() + j * b.n);
+        }
+        b.obs_reference.assign(b.obs.size(), 1.0);
         b.state_offset = n_states;
         for (const auto& s: info.states) {
             state_names.push_back(spec.name + "." + std::string(s.name));
@@ -410,6 +432,16 @@ void system::impl::compile_expressions() {
         }
     }
 
+    for (auto& mb: membranes) {
+        if (mb.spec->protocol.type == potential_protocol::kind::expression) {
+            compile(mb.spec->protocol.expression, mb.spec->where, "membranes." + mb.spec->name + ".protocol.value",
+                    [&](detail::expression e) {
+                        const auto deps = deps_of(mb.spec->protocol.expression);
+                        mb.depends_on.assign(deps.begin(), deps.end());
+                        mb.expr.emplace(std::move(e));
+                    });
+        }
+    }
     for (const auto& rx: model.reactions) {
         compile(rx.rate, rx.where, "reactions." + rx.name + ".rate", [&](detail::expression e) {
             const auto deps = deps_of(rx.rate);
@@ -482,6 +514,18 @@ void system::impl::choose_observables() {
             }
         }
     }
+    for (std::size_t m = 0; m < membranes.size(); ++m) {
+        all.push_back({membranes[m].spec->name + ".V", "mV"});
+        refs.push_back({observable_kind::potential, m});
+    }
+    for (std::size_t k = 0; k < mechanisms.size(); ++k) {
+        const auto& b = mechanisms[k];
+        for (std::size_t j = 0; j < b.info->observables.size(); ++j) {
+            const auto& o = b.info->observables[j];
+            all.push_back({b.name + "." + std::string(o.name), std::string(o.unit)});
+            refs.push_back({observable_kind::mechanism, k, j});
+        }
+    }
     // State units: the dimension each mechanism declares.
     for (const auto& b: mechanisms) {
         for (std::size_t s = 0; s < b.info->states.size(); ++s) {
@@ -499,6 +543,9 @@ void system::impl::choose_observables() {
         for (std::size_t k = 0; k < all.size(); ++k) {
             if (refs[k].kind == observable_kind::field && !fields[refs[k].index].dynamic) {
                 continue;
+            }
+            if (refs[k].kind == observable_kind::potential && !membranes[refs[k].index].varies) {
+                continue;  // a constant potential is in the model file, not worth a column
             }
             observables.push_back(all[k]);
             observable_refs.push_back(refs[k]);
@@ -600,23 +647,14 @@ void system::impl::compute_initial() {
         initial[index] = symbols[symbol];
     }
     point_at(initial.data(), scratch_ydot.data());
+    update_symbols(0.0, initial.data());
+    update_membranes();
     for (auto& b: mechanisms) {
-        for (std::size_t r = 0; r < b.reads.size(); ++r) {
-            for (std::size_t i = 0; i < b.n; ++i) {
-                b.in[r * b.n + i] = cur[b.reads[r].field][b.reads[r].site[i]];
-            }
-        }
+        const auto p = pack(b, 0.0, initial.data(), scratch_ydot.data());
         std::vector<double*> state(b.info->states.size());
         for (std::size_t s = 0; s < state.size(); ++s) {
             state[s] = initial.data() + b.state_offset + s * b.n;
         }
-        mechanism_pack p;
-        p.n = b.n;
-        p.temperature = model.temperature;
-        p.param = b.param_ptr.data();
-        p.conc = b.in_ptr.data();
-        p.size = b.size.data();
-        p.potential = b.potential.data();
         b.impl->init(p, state.data());
     }
 }
@@ -631,6 +669,55 @@ void system::impl::point_at(const double* y, double* ydot) {
             cur[f] = clamped.data() + fields[f].offset;
             dcur[f] = sink.data();
         }
+    }
+}
+
+// Gather a mechanism's inputs at (t, y) and point its pack at its arrays; derivatives go to ydot.
+mechanism_pack system::impl::pack(bound_mechanism& b, double t, const double* y, double* ydot) {
+    for (std::size_t r = 0; r < b.reads.size(); ++r) {
+        const double* src = cur[b.reads[r].field];
+        const auto& site = b.reads[r].site;
+        double* dst = b.in.data() + r * b.n;
+        for (std::size_t i = 0; i < b.n; ++i) {
+            dst[i] = src[site[i]];
+        }
+    }
+    for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+        b.state_ptr[s] = y + b.state_offset + s * b.n;
+        b.dstate_ptr[s] = ydot + b.state_offset + s * b.n;
+    }
+    mechanism_pack p;
+    p.n = b.n;
+    p.t = t;
+    p.temperature = model.temperature;
+    p.param = b.param_ptr.data();
+    p.conc = b.in_ptr.data();
+    p.state = b.state_ptr.data();
+    p.dstate = b.dstate_ptr.data();
+    p.out = b.out_ptr.data();
+    p.size = b.size.data();
+    p.potential = b.membrane == no_membrane ? zero_potential.data() : membranes[b.membrane].potential.data();
+    return p;
+}
+
+// Each mechanism's declared observables at (t, y); assumes point_at, update_symbols and update_membranes ran.
+void system::impl::compute_mechanism_observables(double t, const double* y) {
+    for (auto& b: mechanisms) {
+        if (!b.info->observables.empty()) {
+            b.impl->observe(pack(b, t, y, scratch_ydot.data()), b.obs_ptr.data());
+        }
+    }
+}
+
+// Membrane potentials at the time in symbols[time_symbol] (set by update_symbols).
+void system::impl::update_membranes() {
+    const double t = symbols[time_symbol];
+    for (auto& mb: membranes) {
+        if (!mb.varies) {
+            continue;
+        }
+        const double v = mb.expr ? mb.expr->eval() : potential_at(mb.spec->protocol, mb.spec->potential, t);
+        std::fill(mb.potential.begin(), mb.potential.end(), v);
     }
 }
 
@@ -651,6 +738,7 @@ void system::impl::evaluate(double t, const double* y, double* ydot, double* flu
     point_at(y, ydot);
     std::fill(ydot, ydot + n_states, 0.0);
     update_symbols(t, y);
+    update_membranes();
     if (flux != nullptr) {
         std::fill(flux, flux + channels.size(), 0.0);
     }
@@ -659,29 +747,7 @@ void system::impl::evaluate(double t, const double* y, double* ydot, double* flu
         if (info.is_stimulus && !stimuli) {
             continue;
         }
-        for (std::size_t r = 0; r < b.reads.size(); ++r) {
-            const double* src = cur[b.reads[r].field];
-            const auto& site = b.reads[r].site;
-            double* dst = b.in.data() + r * b.n;
-            for (std::size_t i = 0; i < b.n; ++i) {
-                dst[i] = src[site[i]];
-            }
-        }
-        for (std::size_t s = 0; s < info.states.size(); ++s) {
-            b.state_ptr[s] = y + b.state_offset + s * b.n;
-            b.dstate_ptr[s] = ydot + b.state_offset + s * b.n;
-        }
-        mechanism_pack p;
-        p.n = b.n;
-        p.t = t;
-        p.temperature = model.temperature;
-        p.param = b.param_ptr.data();
-        p.conc = b.in_ptr.data();
-        p.state = b.state_ptr.data();
-        p.dstate = b.dstate_ptr.data();
-        p.out = b.out_ptr.data();
-        p.size = b.size.data();
-        p.potential = b.potential.data();
+        const auto p = pack(b, t, y, ydot);
         b.impl->rates(p);
 
         const bool membrane = info.kind == mechanism_kind::membrane;
@@ -758,7 +824,9 @@ void system::observe(double t, const double* y, double* out) {
     else {
         d.point_at(y, d.scratch_ydot.data());
         d.update_symbols(t, y);
+        d.update_membranes();
     }
+    d.compute_mechanism_observables(t, y);
     for (std::size_t k = 0; k < d.observable_refs.size(); ++k) {
         const auto& r = d.observable_refs[k];
         switch (r.kind) {
@@ -766,7 +834,25 @@ void system::observe(double t, const double* y, double* out) {
         case observable_kind::state: out[k] = y[r.index]; break;
         case observable_kind::channel: out[k] = d.scratch_flux[r.index]; break;  // zmol/ms == amol/s
         case observable_kind::symbol: out[k] = d.symbols[r.index]; break;
+        case observable_kind::potential: out[k] = d.membranes[r.index].potential[0]; break;
+        case observable_kind::mechanism: {
+            const auto& b = d.mechanisms[r.index];
+            const double v = b.obs[r.sub * b.n];
+            out[k] = b.info->observables[r.sub].relative_to_start ? v / b.obs_reference[r.sub * b.n] : v;
+            break;
         }
+        }
+    }
+}
+
+void system::set_reference(const double* y) {
+    auto& d = *impl_;
+    d.point_at(y, d.scratch_ydot.data());
+    d.update_symbols(0.0, y);
+    d.update_membranes();
+    d.compute_mechanism_observables(0.0, y);
+    for (auto& b: d.mechanisms) {
+        b.obs_reference = b.obs;
     }
 }
 
@@ -828,6 +914,11 @@ std::vector<std::vector<std::size_t>> system::jacobian_pattern() const {
                 in.push_back(b.state_offset + s * b.n + i);
                 out.push_back(b.state_offset + s * b.n + i);
             }
+            if (b.membrane != no_membrane) {
+                // The potential, when an expression of parameters driven by rate rules.
+                const auto& v = d.membranes[b.membrane].depends_on;
+                in.insert(in.end(), v.begin(), v.end());
+            }
             link(in, out);
         }
     }
@@ -861,6 +952,9 @@ std::vector<double> system::breakpoints(double t_end) const {
     std::vector<double> out;
     for (const auto& b: impl_->mechanisms) {
         b.impl->breakpoints(b.param_ptr.data(), b.n, t_end, out);
+    }
+    for (const auto& mb: impl_->model.membranes) {
+        protocol_breakpoints(mb.protocol, t_end, out);
     }
     std::erase_if(out, [&](double t) { return !(t > 0 && t < t_end); });
     std::sort(out.begin(), out.end());

@@ -407,6 +407,7 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
         result.y0 = result.rest->y;
     }
 
+    sys.set_reference(result.y0.data());
     integrator ode(sys, result.y0, 0.0, true);
     std::vector<double> values(sys.observables().size());
     out.begin(sys.observables());

@@ -171,12 +171,77 @@ const dimension* dimension_of_unit(ut_unit* u) {
     return nullptr;
 }
 
+// The unit of `u`'s dimension in cadyn's coherent system, built from UDUNITS' definition of `u` in SI base
+// units ("m2.kg.s-4.A-1" for mV/ms) by replacing each base unit with its canonical counterpart: m -> um,
+// s -> ms, kg -> ng, A -> pA, mol -> zmol (K, cd stay; rad, sr are dimensionless). Call with udunits_mutex held.
+std::string coherent_unit_of(ut_unit* u) {
+    char buffer[256];
+    const int n = ut_format(u, buffer, sizeof buffer, UT_ASCII | UT_DEFINITION);
+    if (n < 0 || static_cast<std::size_t>(n) >= sizeof buffer) {
+        throw unit_error("cannot express the unit in SI base units");
+    }
+    static const std::pair<std::string_view, std::string_view> base[] = {
+        {"m", "um"}, {"s", "ms"}, {"kg", "ng"}, {"A", "pA"}, {"mol", "zmol"}, {"K", "K"}, {"cd", "cd"},
+        {"rad", ""}, {"sr", ""},
+    };
+    std::string out;
+    std::string_view def(buffer, static_cast<std::size_t>(n));
+    if (def.find('@') != std::string_view::npos) {
+        throw unit_error("a unit with an offset (such as degC) is accepted only for a temperature");
+    }
+    // Tokens separated by spaces; the first may be a numeric factor.
+    std::size_t pos = 0;
+    while (pos < def.size()) {
+        auto end = def.find(' ', pos);
+        if (end == std::string_view::npos) {
+            end = def.size();
+        }
+        const auto token = def.substr(pos, end - pos);
+        pos = end + 1;
+        if (token.empty() || is_digit(token.front()) || token.front() == '-' || token.front() == '.') {
+            continue;  // the factor
+        }
+        std::size_t start = 0;
+        while (start < token.size()) {
+            auto dot = token.find('.', start);
+            if (dot == std::string_view::npos) {
+                dot = token.size();
+            }
+            const auto piece = token.substr(start, dot - start);
+            start = dot + 1;
+            std::size_t k = 0;
+            while (k < piece.size() && is_alpha(piece[k])) {
+                ++k;
+            }
+            const auto symbol = piece.substr(0, k);
+            const auto exponent = piece.substr(k);
+            std::string_view mapped;
+            bool known = false;
+            for (const auto& [si, ours]: base) {
+                if (si == symbol) {
+                    mapped = ours;
+                    known = true;
+                }
+            }
+            if (!known) {
+                throw unit_error(fmt::format("unexpected base unit '{}' in '{}'", symbol, def));
+            }
+            if (!mapped.empty()) {
+                out += fmt::format("{}{}{}", out.empty() ? "" : " ", mapped, exponent.empty() ? "" : "^");
+                out += exponent;
+            }
+        }
+    }
+    return out.empty() ? "1" : out;
+}
+
 } // namespace
 
 const std::vector<const dimension*>& dims::all() {
     static const std::vector<const dimension*> list{
         &dimensionless, &concentration, &time, &rate, &length, &area, &volume, &amount, &potential, &current,
         &temperature, &concentration_rate, &second_order_rate, &diffusivity, &flux, &flux_density, &permeability,
+        &molar_energy,
     };
     return list;
 }
@@ -245,6 +310,26 @@ bool has_dimension(std::string_view unit, const dimension& d) {
     const auto u = try_parse(unit);
     const auto canonical = parse_canonical(d);
     return u && same_dimension(u.get(), canonical.get());
+}
+
+coherent_quantity to_coherent(std::string_view text) {
+    const auto q = split_quantity(text);
+    if (q.unit.empty()) {
+        return {q.value, "1"};
+    }
+    const auto* named = dimension_of(q.unit);
+    if (named != nullptr) {
+        return {to_canonical(text, *named), std::string(named->canonical)};
+    }
+    const std::lock_guard lock{udunits_mutex};
+    const auto from = parse(q.unit, trim(text));
+    auto unit = coherent_unit_of(from.get());
+    const auto to = parse(unit);
+    const double value = convert_units(q.value, from.get(), to.get());
+    if (!std::isfinite(value)) {
+        throw unit_error(fmt::format("'{}' is out of range in {}", trim(text), unit));
+    }
+    return {value, std::move(unit)};
 }
 
 const dimension* dimension_of(std::string_view unit) {

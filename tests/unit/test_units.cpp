@@ -62,6 +62,8 @@ TEST(units, other_dimension_examples) {
     expect_close(to_canonical("300 K", dims::temperature), 300);
     expect_close(to_canonical("2.5", dims::dimensionless), 2.5);
     expect_close(to_canonical("5 %", dims::dimensionless), 0.05);  // 1 % = 1e-2
+    expect_close(to_canonical("50 kJ/mol", dims::molar_energy), 50);
+    expect_close(to_canonical("12 kcal/mol", dims::molar_energy), 12 * 4.1868);  // IT calorie, 4.1868 J
 }
 
 TEST(units, docs_table_examples) {
@@ -153,7 +155,7 @@ TEST(units, all_lists_every_dimension_once) {
     const auto& all = dims::all();
     const std::set<const dimension*> unique(all.begin(), all.end());
     EXPECT_EQ(unique.size(), all.size());
-    EXPECT_EQ(all.size(), 17U);
+    EXPECT_EQ(all.size(), 18U);
     for (const dimension* d: {&dims::dimensionless, &dims::concentration, &dims::time, &dims::rate, &dims::length,
                               &dims::area, &dims::volume, &dims::amount, &dims::potential, &dims::current,
                               &dims::temperature, &dims::concentration_rate, &dims::second_order_rate,
@@ -283,6 +285,31 @@ TEST(units, concurrent_use_is_safe) {
     for (double s: sums) {
         expect_close(s, 200 * 1500.0);
     }
+}
+
+
+TEST(units, canonical_system_is_coherent) {
+    // Every canonical unit is a product of powers of um, ms, ng, pA, zmol and K with factor 1, so expressions that
+    // combine canonical values stay canonical. mV = aJ/fC = 1e-18 J / (1e-12 A * 1e-3 s) and
+    // 1 ng um^2 ms^-3 = 1e-12 kg * 1e-12 m^2 / 1e-9 s^3 = 1e-15 W; / 1 pA = 1e-3 V.
+    EXPECT_NEAR(convert(1, "mV", "ng um^2 ms^-3 pA^-1"), 1, 1e-12);
+    EXPECT_NEAR(convert(1, "uM", "zmol um^-3"), 1, 1e-12);      // 1e-21 mol / 1e-15 L = 1e-6 M
+    EXPECT_NEAR(convert(1, "kJ/mol", "ng um^2 ms^-2 zmol^-1"), 1, 1e-12);  // aJ / zmol = 1e3 J/mol
+    EXPECT_NEAR(convert(1, "amol/s", "zmol/ms"), 1, 1e-12);
+}
+
+TEST(units, to_coherent_handles_any_dimension) {
+    // Named dimensions take their canonical unit; others are expressed in the coherent base units.
+    const auto rate = to_coherent("2 s^-1");
+    EXPECT_NEAR(rate.value, 2e-3, 1e-15);
+    EXPECT_EQ(rate.unit, "1/ms");
+    const auto slope = to_coherent("2 mV/ms");  // potential per time: no named dimension
+    EXPECT_NEAR(slope.value, 2, 1e-12);
+    EXPECT_NEAR(convert(slope.value, slope.unit, "mV/ms"), 2, 1e-12);
+    const auto force = to_coherent("1 N");  // kg m s^-2 = 1e12 ng * 1e6 um / 1e6 ms^2 = 1e12 ng um ms^-2
+    EXPECT_NEAR(force.value, 1e12, 1e-3);
+    EXPECT_EQ(to_coherent("3").value, 3);
+    EXPECT_THROW(to_coherent("2 foo"), unit_error);
 }
 
 } // namespace
