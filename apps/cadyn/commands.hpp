@@ -13,5 +13,6 @@ void add_run(CLI::App& app, int& status);
 void add_check(CLI::App& app, int& status);
 void add_mechanisms(CLI::App& app, int& status);
 void add_default_model(CLI::App& app, int& status);
+void add_thermo(CLI::App& app, int& status);
 
 } // namespace cadyn::cli

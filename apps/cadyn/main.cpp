@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     add_check(app, status);
     add_mechanisms(app, status);
     add_default_model(app, status);
+    add_thermo(app, status);
     try {
         app.parse(argc, argv);
     }

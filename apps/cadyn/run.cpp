@@ -1,7 +1,9 @@
 // cadyn run [MODEL] [--t-end T] [--out DIR]: simulate, write traces.csv and plot.png, print a summary.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -95,6 +97,28 @@ private:
     std::chrono::steady_clock::time_point last_{};
 };
 
+// budget.csv: every channel integrated over the run. Written under a temporary name and renamed.
+void write_budget(const std::filesystem::path& path, const system& sys, const simulation_result& result) {
+    const auto partial = path.string() + ".partial";
+    {
+        std::ofstream out(partial);
+        out << "mechanism,type,species,from,to,role,amount [amol]\n";
+        const auto& channels = sys.flux_channels();
+        for (std::size_t k = 0; k < channels.size(); ++k) {
+            const auto& c = channels[k];
+            const char* role = c.role == flux_channel::kind::transfer     ? "transfer"
+                               : c.role == flux_channel::kind::conversion ? "conversion"
+                                                                          : "source";
+            out << fmt::format("{},{},{},{},{},{},{:.10g}\n", c.mechanism, c.type, c.species, c.from, c.to, role,
+                               result.budget[k] * 1e-3);
+        }
+        if (!out) {
+            throw error(fmt::format("cannot write '{}'", partial));
+        }
+    }
+    std::filesystem::rename(partial, path);
+}
+
 int run(const run_arguments& args) {
     model_spec spec = args.model.empty() ? default_model() : read_model_file(args.model);
     simulation_options options;
@@ -172,7 +196,17 @@ int run(const run_arguments& args) {
                              r.amount / volume, where));
         }
     }
-    line(fmt::format("wrote:       {}", (out_dir / "traces.csv").string()));
+    // Balance: the change of each compartment's total against what the channels moved.
+    double worst = 0;
+    for (const auto& b: balances(sys, result.y0, result.y_end, result.budget)) {
+        const double scale = std::max(sys.total_amount(result.y0.data(), b.species), 1e-300);
+        worst = std::max(worst, std::abs(b.difference()) / scale);
+    }
+    write_budget(out_dir / "budget.csv", sys, result);
+    line(fmt::format("budget:      every compartment's change of total equals its channels to {:.1e} of the total "
+                     "(budget.csv)",
+                     worst));
+    line(fmt::format("wrote:       {}, {}", (out_dir / "traces.csv").string(), (out_dir / "budget.csv").string()));
 
     int status = ok;
     if (!args.no_plot) {

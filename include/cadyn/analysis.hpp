@@ -44,4 +44,17 @@ struct removal {
 std::vector<removal> removal_by_mechanism(const system& sys, const std::vector<double>& budget,
                                           const std::string& compartment, const std::string& species);
 
+// The balance of one species in one non-clamped compartment over a run [zmol]: its change in total (free +
+// carried by states) against the sum of the budget channels into it (transfers in - out + sources). The two agree
+// to round-off (see simulate()); `difference` is what they do not.
+struct balance {
+    std::string compartment;
+    std::string species;
+    double change = 0;
+    double accounted = 0;
+    double difference() const { return change - accounted; }
+};
+std::vector<balance> balances(const system& sys, const std::vector<double>& y_start, const std::vector<double>& y_end,
+                              const std::vector<double>& budget);
+
 } // namespace cadyn

@@ -1,10 +1,11 @@
 #pragma once
 // Running a compiled system in time (CVODE) and finding its resting state (KINSOL).
 //
-// simulate() integrates with SUNDIALS CVODES (CVODE with quadratures) (BDF, Newton iteration, dense direct linear solver with CVODE's
-// difference-quotient Jacobian), stopping exactly at every stimulus discontinuity and restarting there, and
-// integrates every budget channel as a CVODE quadrature so that "how much Ca did PMCA remove" is known to
-// solver accuracy. Records go to a recorder as the run proceeds.
+// simulate() integrates with SUNDIALS CVODE (BDF, Newton iteration, dense direct linear solver; the Jacobian by
+// coloured difference quotients over the system's sparsity pattern, or CVODE's own dense ones), stopping exactly
+// at every stimulus or protocol discontinuity and restarting there. Every budget channel is integrated alongside
+// the state, from the same evaluations, so "how much Ca did PMCA remove" closes exactly against the change in
+// total Ca. Records go to a recorder as the run proceeds.
 
 #include <functional>
 #include <optional>

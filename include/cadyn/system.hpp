@@ -30,14 +30,23 @@ struct observable_info {
     std::string unit;  // canonical unit
 };
 
-// One channel of the budget: the amount of `species` that mechanism `mechanism` moves. For a membrane mechanism
-// the positive direction is into `to` (its inner compartment) out of `from`; for a volume mechanism it is the
-// amount produced in `to` (from is empty).
+// One channel of the budget: an amount of `species` per time [zmol/ms] that one process moves or makes.
+//  - transfer: a membrane mechanism moving the species from `from` (the membrane's outer compartment) into `to`
+//    (its inner one); negative when it goes the other way;
+//  - conversion: a volume mechanism turning free into bound species inside `to` (buffering): the total in `to`,
+//    which counts what mechanism states carry, does not change;
+//  - source: a reaction or a rate rule making (or, negative, consuming) the species in `to`.
+// So for every compartment c and species s: d(total of s in c)/dt = sum of transfers into c - transfers out of c
+// + sources in c. Budgets integrate each channel over a run.
 struct flux_channel {
-    std::string mechanism;
+    enum class kind { transfer, conversion, source };
+    std::string mechanism;  // instance, reaction or rule name
+    std::string type;       // catalogue type, "reaction" or "rule"
     std::string species;
     std::string from;
     std::string to;
+    std::string membrane;   // transfers only
+    kind role = kind::transfer;
 };
 
 // A linear invariant of the dynamics: sum_i weight_i * y_i is constant. cadyn finds one for every species whose
@@ -74,6 +83,9 @@ public:
     const std::vector<flux_channel>& flux_channels() const;
     void fluxes(double t, const double* y, double* out, bool stimuli = true);
 
+    // dy/dt and the budget channel rates at once (both at the same state, one evaluation).
+    void rhs(double t, const double* y, double* ydot, double* fluxes, bool stimuli);
+
     // Observables: the default set (every free concentration, every mechanism state, every budget channel) or
     // the model's record list. observe() writes their values at (t, y) into out, in canonical units.
     const std::vector<observable_info>& observables() const;
@@ -83,8 +95,10 @@ public:
     // value here. simulate() calls it with the state the run starts from.
     void set_reference(const double* y);
 
-    // Total amount of a species [zmol] in the non-clamped compartments: free + carried by mechanism states.
+    // Total amount of a species [zmol] in the non-clamped compartments (or in one of them): free + carried by
+    // mechanism states (a volume mechanism's states belong to its compartment).
     double total_amount(const double* y, const std::string& species) const;
+    double total_amount(const double* y, const std::string& species, const std::string& compartment) const;
 
     // Conservation laws that hold by construction (see conservation_law). The steady-state solver uses them to
     // make the Newton system non-singular.
@@ -93,7 +107,9 @@ public:
     // The sparsity pattern of the Jacobian d(dy/dt)/dy: for each column j the rows i whose derivative may depend
     // on y_j (always including i = j). Built from what each mechanism reads and writes and what each expression
     // names, so the solver can evaluate a difference-quotient Jacobian with one rhs call per colour of columns.
-    std::vector<std::vector<std::size_t>> jacobian_pattern() const;
+    // With with_budget, the pattern of the system extended by one integrated budget channel per flux_channel
+    // (rows size() + c): which states each channel's rate depends on.
+    std::vector<std::vector<std::size_t>> jacobian_pattern(bool with_budget = false) const;
 
     // Index into y of the free concentration of `species` in `compartment`, or -1 (clamped or absent).
     long state_index(const std::string& compartment, const std::string& species) const;

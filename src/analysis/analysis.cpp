@@ -153,4 +153,37 @@ std::vector<removal> removal_by_mechanism(const system& sys, const std::vector<d
     return out;
 }
 
+std::vector<balance> balances(const system& sys, const std::vector<double>& y_start, const std::vector<double>& y_end,
+                              const std::vector<double>& budget) {
+    std::vector<balance> out;
+    const auto& channels = sys.flux_channels();
+    for (const auto& c: sys.model().compartments) {
+        if (c.clamped) {
+            continue;
+        }
+        for (const auto& sp: sys.model().species) {
+            if (sys.state_index(c.name, sp.name) < 0) {
+                continue;
+            }
+            balance b{c.name, sp.name, sys.total_amount(y_end.data(), sp.name, c.name) -
+                                           sys.total_amount(y_start.data(), sp.name, c.name),
+                      0.0};
+            for (std::size_t k = 0; k < channels.size() && k < budget.size(); ++k) {
+                const auto& ch = channels[k];
+                if (ch.species != sp.name || ch.role == flux_channel::kind::conversion) {
+                    continue;
+                }
+                if (ch.to == c.name) {
+                    b.accounted += budget[k];
+                }
+                if (ch.from == c.name) {
+                    b.accounted -= budget[k];
+                }
+            }
+            out.push_back(b);
+        }
+    }
+    return out;
+}
+
 } // namespace cadyn

@@ -10,5 +10,19 @@ const mechanism& serca();
 const mechanism& leak();
 const mechanism& buffer();
 const mechanism& pulse_train();
+const mechanism& ncx();
+const mechanism& pmca_cam();
+const mechanism& serca_reversible();
+const mechanism& ghk_leak();
+const mechanism& ryr();
+const mechanism& ip3r_dyk();
+const mechanism& ip3r_li_rinzel();
+const mechanism& mcu();
+const mechanism& nclx();
+const mechanism& soce();
+const mechanism& vgcc();
+const mechanism& fluo4();
+const mechanism& fura2();
+const mechanism& ogb1();
 
 } // namespace cadyn::mechanisms

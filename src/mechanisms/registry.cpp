@@ -16,6 +16,20 @@ const std::vector<const mechanism*>& all_mechanisms() {
         &mechanisms::leak(),
         &mechanisms::buffer(),
         &mechanisms::pulse_train(),
+        &mechanisms::ncx(),
+        &mechanisms::pmca_cam(),
+        &mechanisms::serca_reversible(),
+        &mechanisms::ghk_leak(),
+        &mechanisms::ryr(),
+        &mechanisms::ip3r_dyk(),
+        &mechanisms::ip3r_li_rinzel(),
+        &mechanisms::mcu(),
+        &mechanisms::nclx(),
+        &mechanisms::soce(),
+        &mechanisms::vgcc(),
+        &mechanisms::fluo4(),
+        &mechanisms::fura2(),
+        &mechanisms::ogb1(),
     };
     return list;
 }

@@ -59,6 +59,7 @@ struct bound_mechanism {
     std::vector<double*> dstate_ptr;
     std::vector<double> size;                   // area [um^2] or volume [um^3] per instance
     std::size_t membrane = no_membrane;         // index into impl::membranes (membrane mechanisms)
+    std::string home;                           // compartment its states belong to
     std::size_t first_channel = 0;              // budget channel of output 0
     std::vector<double> obs;                    // observables [observable * n + i]
     std::vector<double*> obs_ptr;
@@ -81,6 +82,8 @@ struct compiled_reaction {
     struct term {
         std::size_t field;
         double coefficient;  // signed stoichiometry / volume of the species' compartment
+        double stoichiometry;  // signed
+        std::size_t channel;   // budget channel (source) of this species
     };
     std::vector<term> terms;
 };
@@ -89,6 +92,8 @@ struct compiled_rule {
     detail::expression expr;
     std::size_t target;  // assignment: symbol index; rate: index into y
     std::vector<std::size_t> depends_on;  // indices into y the expression may depend on
+    std::size_t channel = static_cast<std::size_t>(-1);  // rate rules on species: budget channel (source)
+    double volume = 0;                                    // of the species' compartment [um^3]
 };
 
 enum class observable_kind { field, state, channel, symbol, potential, mechanism };
@@ -160,6 +165,7 @@ struct system::impl {
 
     void point_at(const double* y, double* ydot);
     void update_membranes();
+    double total(const double* y, const std::string& species, const std::string* compartment) const;
     void compute_mechanism_observables(double t, const double* y);
     mechanism_pack pack(bound_mechanism& b, double t, const double* y, double* ydot);
     void update_symbols(double t, const double* y);
@@ -256,6 +262,7 @@ void system::impl::bind_mechanisms() {
         bound_mechanism b;
         b.name = spec.name;
         b.impl = find_mechanism(spec.type);
+        b.home = compartment_on(model, spec, b.impl->info().kind, side::inner);
         b.info = &b.impl->info();
         const auto& info = *b.info;
         b.n = 1;  // point model: one instance per mechanism
@@ -282,10 +289,12 @@ void system::impl::bind_mechanisms() {
             b.to_inner.push_back(map_to(compartment_of(side::inner), o));
             if (mb != nullptr) {
                 b.to_outer.push_back(map_to(compartment_of(side::outer), o));
-                channels.push_back({spec.name, std::string(o), mb->outer, mb->inner});
+                channels.push_back({spec.name, spec.type, std::string(o), mb->outer, mb->inner, mb->name,
+                                    flux_channel::kind::transfer});
             }
             else {
-                channels.push_back({spec.name, std::string(o), "", spec.location});
+                channels.push_back({spec.name, spec.type, std::string(o), "", spec.location, "",
+                                    flux_channel::kind::conversion});
             }
         }
         if (mb != nullptr) {
@@ -453,7 +462,9 @@ void system::impl::compile_expressions() {
                 for (const auto& p: list) {
                     const auto fi = field_index.at({p.compartment, p.species});
                     const double volume = compartments[fields[fi].compartment_index].volume[0];
-                    c.terms.push_back({fi, sign * p.stoichiometry / volume});
+                    c.terms.push_back({fi, sign * p.stoichiometry / volume, sign * p.stoichiometry, channels.size()});
+                    channels.push_back({rx.name, "reaction", p.species, "", p.compartment, "",
+                                        flux_channel::kind::source});
                 }
             };
             add_terms(rx.reactants, -1.0);
@@ -467,16 +478,22 @@ void system::impl::compile_expressions() {
             continue;
         }
         std::size_t target = 0;
+        std::size_t channel = static_cast<std::size_t>(-1);
+        double volume = 0;
         const auto dot = r.variable.find('.');
         if (dot == std::string::npos) {
             target = param_states[next_param_state++].first;
         }
         else {
-            target = fields[field_index.at({r.variable.substr(0, dot), r.variable.substr(dot + 1)})].offset;
+            const auto& f = fields[field_index.at({r.variable.substr(0, dot), r.variable.substr(dot + 1)})];
+            target = f.offset;
+            volume = compartments[f.compartment_index].volume[0];
+            channel = channels.size();
+            channels.push_back({r.variable, "rule", f.species, "", f.compartment, "", flux_channel::kind::source});
         }
         compile(r.expression, r.where, "rules." + r.variable, [&](detail::expression e) {
             const auto deps = deps_of(r.expression);
-            rate_rules.push_back({std::move(e), target, {deps.begin(), deps.end()}});
+            rate_rules.push_back({std::move(e), target, {deps.begin(), deps.end()}, channel, volume});
         });
     }
     if (!problems.empty()) {
@@ -672,6 +689,34 @@ void system::impl::point_at(const double* y, double* ydot) {
     }
 }
 
+// Free + carried amount of `species` [zmol] in one non-clamped compartment, or in all when compartment is null.
+// States of a volume mechanism belong to its compartment, those of a membrane mechanism to its inner one.
+double system::impl::total(const double* y, const std::string& species, const std::string* compartment) const {
+    double sum = 0;
+    for (const auto& f: fields) {
+        if (f.dynamic && f.species == species && (compartment == nullptr || f.compartment == *compartment)) {
+            const auto& vol = compartments[f.compartment_index].volume;
+            for (std::size_t i = 0; i < vol.size(); ++i) {
+                sum += y[f.offset + i] * vol[i];
+            }
+        }
+    }
+    for (const auto& b: mechanisms) {
+        if (compartment != nullptr && b.home != *compartment) {
+            continue;
+        }
+        for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+            const auto& st = b.info->states[s];
+            if (st.carries == species) {
+                for (std::size_t i = 0; i < b.n; ++i) {
+                    sum += y[b.state_offset + s * b.n + i] * st.carried * b.size[i];
+                }
+            }
+        }
+    }
+    return sum;
+}
+
 // Gather a mechanism's inputs at (t, y) and point its pack at its arrays; derivatives go to ydot.
 mechanism_pack system::impl::pack(bound_mechanism& b, double t, const double* y, double* ydot) {
     for (std::size_t r = 0; r < b.reads.size(); ++r) {
@@ -777,10 +822,17 @@ void system::impl::evaluate(double t, const double* y, double* ydot, double* flu
         const double extent = rx.rate.eval() * rx.volume;  // [zmol/ms]
         for (const auto& term: rx.terms) {
             dcur[term.field][0] += term.coefficient * extent;
+            if (flux != nullptr) {
+                flux[term.channel] = term.stoichiometry * extent;
+            }
         }
     }
     for (const auto& rule: rate_rules) {
-        ydot[rule.target] += rule.expr.eval();
+        const double rate = rule.expr.eval();
+        ydot[rule.target] += rate;
+        if (flux != nullptr && rule.channel != static_cast<std::size_t>(-1)) {
+            flux[rule.channel] = rate * rule.volume;
+        }
     }
 }
 
@@ -806,6 +858,10 @@ const std::vector<observable_info>& system::observables() const { return impl_->
 
 void system::rhs(double t, const double* y, double* ydot, bool stimuli) {
     impl_->evaluate(t, y, ydot, nullptr, stimuli);
+}
+
+void system::rhs(double t, const double* y, double* ydot, double* fluxes, bool stimuli) {
+    impl_->evaluate(t, y, ydot, fluxes, stimuli);
 }
 
 void system::fluxes(double t, const double* y, double* out, bool stimuli) {
@@ -857,34 +913,19 @@ void system::set_reference(const double* y) {
 }
 
 double system::total_amount(const double* y, const std::string& species) const {
-    const auto& d = *impl_;
-    double total = 0;
-    for (const auto& f: d.fields) {
-        if (f.dynamic && f.species == species) {
-            const auto& vol = d.compartments[f.compartment_index].volume;
-            for (std::size_t i = 0; i < vol.size(); ++i) {
-                total += y[f.offset + i] * vol[i];
-            }
-        }
-    }
-    for (const auto& b: d.mechanisms) {
-        for (std::size_t s = 0; s < b.info->states.size(); ++s) {
-            const auto& st = b.info->states[s];
-            if (st.carries == species) {
-                for (std::size_t i = 0; i < b.n; ++i) {
-                    total += y[b.state_offset + s * b.n + i] * st.carried * b.size[i];
-                }
-            }
-        }
-    }
-    return total;
+    return impl_->total(y, species, nullptr);
+}
+
+double system::total_amount(const double* y, const std::string& species, const std::string& compartment) const {
+    return impl_->total(y, species, &compartment);
 }
 
 const std::vector<conservation_law>& system::conservation_laws() const { return impl_->laws; }
 
-std::vector<std::vector<std::size_t>> system::jacobian_pattern() const {
+std::vector<std::vector<std::size_t>> system::jacobian_pattern(bool with_budget) const {
     const auto& d = *impl_;
-    std::vector<std::set<std::size_t>> rows(d.n_states);  // rows[column]
+    const std::size_t n = d.n_states;
+    std::vector<std::set<std::size_t>> rows(n + (with_budget ? d.channels.size() : 0));  // rows[column]
     const auto link = [&](const std::vector<std::size_t>& from, const std::vector<std::size_t>& to) {
         for (const auto c: from) {
             rows[c].insert(to.begin(), to.end());
@@ -919,6 +960,11 @@ std::vector<std::vector<std::size_t>> system::jacobian_pattern() const {
                 const auto& v = d.membranes[b.membrane].depends_on;
                 in.insert(in.end(), v.begin(), v.end());
             }
+            if (with_budget) {
+                for (std::size_t k = 0; k < b.to_inner.size(); ++k) {
+                    out.push_back(n + b.first_channel + k);
+                }
+            }
             link(in, out);
         }
     }
@@ -926,14 +972,21 @@ std::vector<std::vector<std::size_t>> system::jacobian_pattern() const {
         std::vector<std::size_t> out;
         for (const auto& term: rx.terms) {
             state_of(term.field, 0, out);
+            if (with_budget) {
+                out.push_back(n + term.channel);
+            }
         }
         link(rx.depends_on, out);
     }
     for (const auto& rule: d.rate_rules) {
-        link(rule.depends_on, {rule.target});
+        std::vector<std::size_t> out = {rule.target};
+        if (with_budget && rule.channel != static_cast<std::size_t>(-1)) {
+            out.push_back(n + rule.channel);
+        }
+        link(rule.depends_on, out);
     }
-    std::vector<std::vector<std::size_t>> pattern(d.n_states);
-    for (std::size_t c = 0; c < d.n_states; ++c) {
+    std::vector<std::vector<std::size_t>> pattern(rows.size());
+    for (std::size_t c = 0; c < rows.size(); ++c) {
         rows[c].insert(c);  // the diagonal: the Newton matrix I - gamma J always has it
         pattern[c].assign(rows[c].begin(), rows[c].end());
     }

@@ -23,8 +23,8 @@ struct jacobian_colouring {
     std::vector<double> atol;
     double rtol = 1e-6;
 
-    jacobian_colouring(const system& sys, double relative):
-        pattern(sys.jacobian_pattern()), atol(sys.abs_tolerances()), rtol(relative) {
+    jacobian_colouring(const system& sys, double relative, bool with_budget, const std::vector<double>& tolerances):
+        pattern(sys.jacobian_pattern(with_budget)), atol(tolerances), rtol(relative) {
         const std::size_t n = pattern.size();
         std::vector<std::vector<char>> used;  // used[colour][row]
         for (std::size_t c = 0; c < n; ++c) {
@@ -53,12 +53,19 @@ struct rhs_data {
     bool stimuli;
     callback_guard guard;
     const jacobian_colouring* colouring = nullptr;
+    bool budget = false;  // y carries the integrated budget channels after the model's states
 };
 
 int cvode_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user) noexcept {
     auto* d = static_cast<rhs_data*>(user);
     try {
-        d->sys->rhs(t, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot), d->stimuli);
+        if (d->budget) {
+            d->sys->rhs(t, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot),
+                        N_VGetArrayPointer(ydot) + d->sys->size(), d->stimuli);
+        }
+        else {
+            d->sys->rhs(t, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot), d->stimuli);
+        }
         // A non-finite derivative is recoverable: CVODE retries with a smaller step.
         const double* f = N_VGetArrayPointer(ydot);
         for (sunindextype i = 0; i < N_VGetLength(ydot); ++i) {
@@ -66,18 +73,6 @@ int cvode_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user) noexcept {
                 return 1;
             }
         }
-        return 0;
-    }
-    catch (...) {
-        d->guard.pending = std::current_exception();
-        return -1;
-    }
-}
-
-int cvode_quadrature(sunrealtype t, N_Vector y, N_Vector q_dot, void* user) noexcept {
-    auto* d = static_cast<rhs_data*>(user);
-    try {
-        d->sys->fluxes(t, N_VGetArrayPointer(y), N_VGetArrayPointer(q_dot), d->stimuli);
         return 0;
     }
     catch (...) {
@@ -105,7 +100,12 @@ int cvode_jacobian(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac, void* 
             for (const auto j: group) {
                 yp[j] = y0[j] + srur * std::max(std::abs(y0[j]), col.atol[j] / col.rtol);
             }
-            d->sys->rhs(t, yp, fp, d->stimuli);
+            if (d->budget) {
+                d->sys->rhs(t, yp, fp, fp + d->sys->size(), d->stimuli);
+            }
+            else {
+                d->sys->rhs(t, yp, fp, d->stimuli);
+            }
             for (const auto j: group) {
                 const double inc = yp[j] - y0[j];  // the increment actually represented
                 double* column = SUNDenseMatrix_Column(jac, static_cast<sunindextype>(j));
@@ -123,21 +123,26 @@ int cvode_jacobian(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac, void* 
     }
 }
 
-// One CVODE integrator over a system, with its quadratures (budget channels).
+// One CVODE integrator over a system. With budget = true the state vector is extended by one integrated budget
+// channel per flux channel (dq_c/dt = rate of channel c). Because the channels are computed in the same
+// evaluation as dy/dt, every balance "change of total = sum of channels" is a linear invariant of the extended
+// system, which BDF with Newton preserves to round-off: budgets close exactly, not only to the tolerance.
 class integrator {
 public:
-    integrator(system& sys, const std::vector<double>& y0, double t0, bool stimuli):
-        data_{&sys, stimuli, {}, nullptr},
+    integrator(system& sys, const std::vector<double>& y0, double t0, bool stimuli, bool budget):
+        data_{&sys, stimuli, {}, nullptr, budget},
         n_(static_cast<sunindextype>(sys.size())),
-        nq_(static_cast<sunindextype>(sys.flux_channels().size())),
-        y_(make_vector(std::max<sunindextype>(n_, 1), ctx_)),
-        q_(make_vector(std::max<sunindextype>(nq_, 1), ctx_)),
-        atol_(make_vector(std::max<sunindextype>(n_, 1), ctx_)) {
+        nq_(budget ? static_cast<sunindextype>(sys.flux_channels().size()) : 0),
+        y_(make_vector(n_ + nq_, ctx_)),
+        atol_(make_vector(n_ + nq_, ctx_)) {
         const auto& run = sys.model().run;
-        std::copy(y0.begin(), y0.end(), N_VGetArrayPointer(y_.get()));
-        const auto tol = sys.abs_tolerances();
+        double* y = N_VGetArrayPointer(y_.get());
+        std::copy(y0.begin(), y0.end(), y);
+        std::fill(y + n_, y + n_ + nq_, 0.0);
+        auto tol = sys.abs_tolerances();
+        // The budget channels follow from the states; they take no part in step-size or Newton control.
+        tol.resize(static_cast<std::size_t>(n_ + nq_), 1e100);
         std::copy(tol.begin(), tol.end(), N_VGetArrayPointer(atol_.get()));
-        N_VConst(0.0, q_.get());
 
         mem_.reset(CVodeCreate(CV_BDF, ctx_));
         if (!mem_) {
@@ -147,23 +152,17 @@ public:
         check_cvode(CVodeInit(m, cvode_rhs, t0, y_.get()), "CVodeInit");
         check_cvode(CVodeSVtolerances(m, run.rtol, atol_.get()), "CVodeSVtolerances");
         check_cvode(CVodeSetUserData(m, &data_), "CVodeSetUserData");
-        matrix_.reset(SUNDenseMatrix(n_, n_, ctx_));
+        matrix_.reset(SUNDenseMatrix(n_ + nq_, n_ + nq_, ctx_));
         solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx_));
         check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
         if (run.jacobian == jacobian_method::coloured) {
-            colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol);
+            colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol, budget, tol);
             data_.colouring = colouring_.get();
             check_cvode(CVodeSetJacFn(m, cvode_jacobian), "CVodeSetJacFn");
         }
         check_cvode(CVodeSetMaxNumSteps(m, 1000000), "CVodeSetMaxNumSteps");
         if (run.max_step > 0) {
             check_cvode(CVodeSetMaxStep(m, run.max_step), "CVodeSetMaxStep");
-        }
-        if (nq_ > 0) {
-            check_cvode(CVodeQuadInit(m, cvode_quadrature, q_.get()), "CVodeQuadInit");
-            // Budgets are part of the answer: include them in the error test (amounts in zmol).
-            check_cvode(CVodeQuadSStolerances(m, run.rtol, run.atol), "CVodeQuadSStolerances");
-            check_cvode(CVodeSetQuadErrCon(m, SUNTRUE), "CVodeSetQuadErrCon");
         }
     }
 
@@ -185,28 +184,15 @@ public:
                 "run.atol, a run.max_step, or check the model for rates that blow up",
                 reached, text, h));
         }
-        if (nq_ > 0) {
-            double tq = 0;
-            check_cvode(CVodeGetQuad(m, &tq, q_.get()), "CVodeGetQuad");
-        }
         return reached;
     }
 
     // Restart the multistep history at a discontinuity, keeping the state and the budget.
-    void restart(double t) {
-        void* m = mem_.get();
-        check_cvode(CVodeReInit(m, t, y_.get()), "CVodeReInit");
-        if (nq_ > 0) {
-            check_cvode(CVodeQuadReInit(m, q_.get()), "CVodeQuadReInit");
-        }
-    }
+    void restart(double t) { check_cvode(CVodeReInit(mem_.get(), t, y_.get()), "CVodeReInit"); }
 
     const double* y() const { return N_VGetArrayPointer(y_.get()); }
     std::vector<double> state() const { return {y(), y() + n_}; }
-    std::vector<double> quadratures() const {
-        const double* q = N_VGetArrayPointer(q_.get());
-        return {q, q + nq_};
-    }
+    std::vector<double> budget() const { return {y() + n_, y() + n_ + nq_}; }
 
     void add_statistics(solver_statistics& s) const {
         void* m = mem_.get();
@@ -230,7 +216,6 @@ private:
     sunindextype n_;
     sunindextype nq_;
     nvector y_;
-    nvector q_;
     nvector atol_;
     // Destroyed in reverse order: the integrator before the linear solver and matrix it uses.
     sun_matrix matrix_;
@@ -365,7 +350,7 @@ steady_state find_steady_state(system& sys, const std::vector<double>& guess) {
         return result;
     }
     // Pseudo-transient continuation: integrate the resting cell (stimuli off) over growing horizons.
-    integrator ode(sys, guess, 0.0, false);
+    integrator ode(sys, guess, 0.0, false, false);
     y = guess;
     for (double horizon = 1e2; horizon <= 1e10; horizon *= 10) {
         ode.advance(horizon, horizon);
@@ -408,7 +393,7 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
     }
 
     sys.set_reference(result.y0.data());
-    integrator ode(sys, result.y0, 0.0, true);
+    integrator ode(sys, result.y0, 0.0, true, true);
     std::vector<double> values(sys.observables().size());
     out.begin(sys.observables());
     sys.observe(0.0, result.y0.data(), values.data());
@@ -442,7 +427,7 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
     }
     out.end();
     result.y_end = ode.state();
-    result.budget = ode.quadratures();
+    result.budget = ode.budget();
     ode.add_statistics(result.stats);
     return result;
 }

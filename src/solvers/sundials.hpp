@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include <cvodes/cvodes.h>
+#include <cvode/cvode.h>
 #include <kinsol/kinsol.h>
 #include <nvector/nvector_serial.h>
 #include <sundials/sundials_context.h>

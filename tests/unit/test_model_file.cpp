@@ -583,11 +583,11 @@ rate = "k_deg * cyt.a"
 
 TEST(model_file, unknown_mechanism_type_lists_the_known_ones) {
     // An unknown type is reported at the type's line with the catalogue's names.
-    const auto problems = problems_of(cell + "[[mechanisms]]\ntype = \"ncx\"\nmembrane = \"pm\"\n");
+    const auto problems = problems_of(cell + "[[mechanisms]]\ntype = \"teleporter\"\nmembrane = \"pm\"\n");
     ASSERT_EQ(problems.size(), 1U) << all_messages(problems);
     EXPECT_EQ(problems[0].key, "mechanisms[0].type");
     EXPECT_EQ(problems[0].where.line, 29);  // `cell` has 27 lines; type is the second after them
-    EXPECT_THAT(problems[0].message, HasSubstr("unknown mechanism type 'ncx'; known types: pmca"));
+    EXPECT_THAT(problems[0].message, HasSubstr("unknown mechanism type 'teleporter'; known types: pmca"));
 }
 
 TEST(model_file, duplicate_names_are_reported_at_the_second_use) {
