@@ -5,11 +5,11 @@
 //     J_in = P A u (c_out - c_in e^u) / (e^u - 1).
 // It vanishes exactly at the Nernst potential (c_in e^u = c_out), reduces to Fick's law P A (c_out - c_in) at
 // V = 0, and at the resting -70 mV the inside-negative potential multiplies the Ca influx about five-fold over
-// Fick's law (u ~ -5.2 at 37 degC). The two forms used below are the same function; each is the one that
-// cannot overflow for its sign of u, and u / (e^u - 1) is taken from expm1 (a series near u = 0).
+// Fick's law (u ~ -5.2 at 37 degC). ghk_inward() (kinetics.hpp) evaluates it without overflow or 0/0.
 #include <cmath>
 #include <limits>
 
+#include "mechanisms/kinetics.hpp"
 #include "mechanisms/mechanisms.hpp"
 
 namespace cadyn::mechanisms {
@@ -17,14 +17,6 @@ namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 constexpr double ca_valence = 2;
-
-// u / (e^u - 1), the GHK rectification factor: 1 at u = 0, -> -u for u -> -inf, -> 0 for u -> +inf.
-double bernoulli(double u) {
-    if (std::abs(u) < 1e-6) {
-        return 1.0 - 0.5 * u + u * u / 12.0;
-    }
-    return u / std::expm1(u);
-}
 
 class ghk_leak_mechanism final: public mechanism {
 public:
@@ -58,15 +50,7 @@ public:
         double* j = p.out[0];
         const double f_rt = constants::faraday / (constants::gas * p.temperature);  // [1/V]
         for (std::size_t i = 0; i < p.n; ++i) {
-            const double u = ca_valence * p.potential[i] * 1e-3 * f_rt;
-            if (u <= 0) {
-                // u (c_out - c_in e^u) / (e^u - 1): e^u <= 1 cannot overflow.
-                j[i] = perm[i] * p.size[i] * bernoulli(u) * (c_out[i] - c_in[i] * std::exp(u));
-            }
-            else {
-                // The same, multiplied through by e^-u: -u / (e^-u - 1) (c_out e^-u - c_in).
-                j[i] = perm[i] * p.size[i] * bernoulli(-u) * (c_out[i] * std::exp(-u) - c_in[i]);
-            }
+            j[i] = perm[i] * p.size[i] * ghk_inward(c_out[i], c_in[i], ca_valence * p.potential[i] * 1e-3 * f_rt);
         }
     }
 };

@@ -5,12 +5,33 @@
 #include <algorithm>
 #include <cmath>
 
+#include <cadyn/units.hpp>
+
 namespace cadyn::mechanisms {
 
 // Hill activation c^n / (K^n + c^n) in [0, 1); a negative c counts as 0.
 inline double hill(double c, double k, double n) {
     const double cn = std::pow(std::max(c, 0.0), n);
     return cn / (std::pow(k, n) + cn);
+}
+
+// The Bernoulli function B(u) = u / (e^u - 1), B(0) = 1: the rectification factor of electrodiffusion. expm1
+// keeps it accurate near 0 and it saturates cleanly (B -> 0 for u -> +inf, B -> -u for u -> -inf).
+inline double bernoulli(double u) { return u == 0.0 ? 1.0 : u / std::expm1(u); }
+
+// u = z F V / (R T) for V in mV at temperature [K].
+inline double reduced_potential(double z, double v_mv, double temperature) {
+    return z * constants::faraday * v_mv * 1e-3 / (constants::gas * temperature);
+}
+
+// Goldman-Hodgkin-Katz electrodiffusion (Goldman 1943 J Gen Physiol 27:37-60; Hodgkin & Katz 1949 J Physiol
+// 108:37-77): the flux into the inner side per permeability and area [uM um/ms per um/ms], with u = z F V/(R T)
+// and V = phi_inner - phi_outer,
+//     g(u) = u (c_out - c_in e^u) / (e^u - 1) = c_out B(u) - c_in B(-u).
+// Zero at the Nernst potential, Fick's c_out - c_in at V = 0; neither form overflows. Negative concentrations
+// (a Newton iterate) count as zero.
+inline double ghk_inward(double c_out, double c_in, double u) {
+    return std::max(c_out, 0.0) * bernoulli(u) - std::max(c_in, 0.0) * bernoulli(-u);
 }
 
 } // namespace cadyn::mechanisms

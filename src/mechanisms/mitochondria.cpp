@@ -21,22 +21,7 @@ double f_over_rt_per_mv(double temperature) {
     return constants::faraday / (constants::gas * temperature) * 1e-3;
 }
 
-// Goldman-Hodgkin-Katz electrodiffusion: the net flux density into the inner compartment per unit permeability
-// [uM um/ms per um/ms = uM], for an ion at c_out outside and c_in inside, with u = z F V / (R T):
-//
-//   g(u) = u (c_out - c_in e^u) / (e^u - 1)        (-> c_out - c_in as u -> 0)
-//
-// Zero at the Nernst potential V = (R T / z F) ln(c_out / c_in). Written in the form that cannot overflow for
-// either sign of u.
-double ghk_driving(double c_out, double c_in, double u) {
-    if (u == 0.0) {
-        return c_out - c_in;
-    }
-    if (u < 0) {
-        return u / std::expm1(u) * (c_out - c_in * std::exp(u));
-    }
-    return u / -std::expm1(-u) * (c_out * std::exp(-u) - c_in);
-}
+// Goldman-Hodgkin-Katz electrodiffusion: ghk_inward() in kinetics.hpp.
 
 // ----------------------------------------------------------------------------------------------------------
 // MCU: a Ca-selective channel (Kirichok et al. 2004) whose flux is electrodiffusive (GHK), driven by the large
@@ -92,7 +77,7 @@ public:
             const double c_out = std::max(c_cyt[i], 0.0);
             const double c_in = std::max(c_mito[i], 0.0);
             const double gate = hill(c_out, k_act[i], n[i]);
-            j[i] = perm[i] * p.size[i] * gate * ghk_driving(c_out, c_in, zf_rt * p.potential[i]);
+            j[i] = perm[i] * p.size[i] * gate * ghk_inward(c_out, c_in, zf_rt * p.potential[i]);
         }
     }
 };

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "mechanisms/kinetics.hpp"
 #include "mechanisms/mechanisms.hpp"
 
 namespace cadyn::mechanisms {
@@ -21,18 +22,6 @@ constexpr double ca_valence = 2;
 double stim_steady_state(double c_er, double k, double n) {
     const double kn = std::pow(k, n);
     return kn / (kn + std::pow(std::max(c_er, 0.0), n));
-}
-
-// GHK flux into the inner compartment per unit permeability, u = z F V / (R T); see mitochondria.cpp.
-// g(u) = u (c_out - c_in e^u) / (e^u - 1), c_out - c_in at u = 0.
-double ghk_driving(double c_out, double c_in, double u) {
-    if (u == 0.0) {
-        return c_out - c_in;
-    }
-    if (u < 0) {
-        return u / std::expm1(u) * (c_out - c_in * std::exp(u));
-    }
-    return u / -std::expm1(-u) * (c_out * std::exp(-u) - c_in);
 }
 
 class soce_mechanism final: public mechanism {
@@ -86,7 +75,7 @@ public:
         const double zf_rt = ca_valence * constants::faraday / (constants::gas * p.temperature) * 1e-3;  // 1/mV
         for (std::size_t i = 0; i < p.n; ++i) {
             ds[i] = (stim_steady_state(c_er[i], k_stim[i], n[i]) - s[i]) / tau[i];
-            const double drive = ghk_driving(std::max(c_out[i], 0.0), std::max(c_in[i], 0.0), zf_rt * p.potential[i]);
+            const double drive = ghk_inward(std::max(c_out[i], 0.0), std::max(c_in[i], 0.0), zf_rt * p.potential[i]);
             j[i] = perm[i] * p.size[i] * s[i] * drive;
         }
     }

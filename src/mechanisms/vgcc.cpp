@@ -13,6 +13,7 @@
 #include <cmath>
 #include <limits>
 
+#include "mechanisms/kinetics.hpp"
 #include "mechanisms/mechanisms.hpp"
 
 namespace cadyn::mechanisms {
@@ -39,25 +40,10 @@ enum : std::size_t {
 enum : std::size_t { r_out, r_in };
 enum : std::size_t { s_m, s_h };
 
-// The Bernoulli function B(x) = x / (e^x - 1), with B(0) = 1. The GHK flux is a difference of two of them, so
-// writing it this way removes the 0/0 at V = 0: near 0 the series 1 - x/2 + x^2/12 is exact to rounding (the
-// next term is x^4/720). For large |x| expm1 saturates cleanly: B(x) -> 0 for x -> +inf, B(x) -> -x for x -> -inf.
-double bernoulli(double x) {
-    if (std::abs(x) < 1e-5) {
-        return 1.0 - x / 2.0 + x * x / 12.0;
-    }
-    return x / std::expm1(x);
-}
-
-// Reduced potential x = z F V / (R T) of a Ca ion; V in mV.
+// Reduced potential x = z F V / (R T) of a Ca ion; V in mV. The GHK flux is ghk_inward(c_out, c_in, x)
+// (kinetics.hpp): c_out B(x) - c_in B(-x), zero at the Nernst potential.
 double reduced_potential(double v_mv, double temperature) {
-    return ca_valence * constants::faraday * (v_mv * 1e-3) / (constants::gas * temperature);
-}
-
-// GHK flux density into the inner compartment per unit permeability [uM um = zmol/um^2]:
-//   phi = c_out B(x) - c_in B(-x),  zero where c_out / c_in = e^x, i.e. at the Nernst potential.
-double ghk(double x, double c_out, double c_in) {
-    return std::max(c_out, 0.0) * bernoulli(x) - std::max(c_in, 0.0) * bernoulli(-x);
+    return mechanisms::reduced_potential(ca_valence, v_mv, temperature);
 }
 
 // Steady-state activation m_inf = 1 / (1 + exp(-(V - V_half) / k)).
@@ -154,7 +140,7 @@ public:
             // Flux through the open channels.
             const double x = reduced_potential(v, p.temperature);
             p.out[0][i] =
-                par[p_permeability][i] * p.size[i] * m[i] * m[i] * h[i] * ghk(x, p.conc[r_out][i], p.conc[r_in][i]);
+                par[p_permeability][i] * p.size[i] * m[i] * m[i] * h[i] * ghk_inward(p.conc[r_out][i], p.conc[r_in][i], x);
         }
     }
 
@@ -175,7 +161,7 @@ public:
         for (std::size_t i = 0; i < p.n; ++i) {
             const double open = m[i] * m[i] * h[i];
             const double x = reduced_potential(p.potential[i], p.temperature);
-            const double j_in = par[p_permeability][i] * p.size[i] * open * ghk(x, p.conc[r_out][i], p.conc[r_in][i]);
+            const double j_in = par[p_permeability][i] * p.size[i] * open * ghk_inward(p.conc[r_out][i], p.conc[r_in][i], x);
             // I = z F J; an inward (entering) Ca flux is a negative membrane current.
             out[0][i] = -ca_valence * j_in / constants::zmol_per_ms_per_pA;
             out[1][i] = open;

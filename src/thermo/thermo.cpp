@@ -6,6 +6,8 @@
 #include <cadyn/thermo.hpp>
 #include <cadyn/units.hpp>
 
+#include "mechanisms/kinetics.hpp"
+
 namespace cadyn::thermo {
 
 namespace {
@@ -82,12 +84,9 @@ double exchanger_reversal(int n_na, double na_in, double na_out, double ca_in, d
 }
 
 double ghk_flux(int z, double permeability, double c_in, double c_out, double v, double temperature) {
-    const double u = z * v / thermal_voltage(temperature);  // z V F / (R T)
-    if (std::abs(u) < 1e-6) {
-        // u / (1 - e^{-u}) = 1 + u/2 + O(u^2); and c_out e^{-u} = c_out (1 - u).
-        return permeability * ((c_in - c_out) + u / 2 * (c_in + c_out));
-    }
-    return permeability * u * (c_in - c_out * std::exp(-u)) / (-std::expm1(-u));
+    require_temperature(temperature);
+    // Outward flux = - inward flux (mechanisms/kinetics.hpp); u = z V F / (R T).
+    return -permeability * mechanisms::ghk_inward(c_out, c_in, mechanisms::reduced_potential(z, v, temperature));
 }
 
 double current_density(int z, double flux_density) {
