@@ -13,7 +13,16 @@ namespace {
 void print_mechanism(const mechanism_info& info) {
     fmt::print("{} ({} mechanism)\n  {}\n", info.name, info.kind == mechanism_kind::membrane ? "membrane" : "volume",
                info.summary);
-    fmt::print("  equations: {}\n", info.equations);
+    // Continuation lines of the equations line up under the first.
+    std::string equations(info.equations);
+    for (std::size_t at = equations.find('\n'); at != std::string::npos; at = equations.find('\n', at + 1)) {
+        equations.insert(at + 1, "             ");
+    }
+    fmt::print("  equations: {}\n", equations);
+    if (info.kind == mechanism_kind::membrane) {
+        fmt::print("  per volume: capacities given per volume (uM/s, 1/s) refer to the {} compartment\n",
+                   info.reference == side::outer ? "outer" : "inner");
+    }
     fmt::print("  source:    {}\n", info.citation);
     fmt::print("  parameters:\n");
     for (const auto& f: info.parameters) {
@@ -37,6 +46,10 @@ void print_markdown() {
         fmt::print("\n## {}\n\n{} ({} mechanism).\n\n", info.name, info.summary,
                    info.kind == mechanism_kind::membrane ? "membrane" : "volume");
         fmt::print("```\n{}\n```\n\n", info.equations);
+        if (info.kind == mechanism_kind::membrane) {
+            fmt::print("Capacities given per volume (uM/s, 1/s) refer to the {} compartment.\n\n",
+                       info.reference == side::outer ? "outer" : "inner");
+        }
         fmt::print("| parameter | default | canonical unit | range | meaning |\n|---|---|---|---|---|\n");
         for (const auto& f: info.parameters) {
             fmt::print("| `{}` | `{}` | {} | [{:g}, {:g}] | {} |\n", f.name, f.default_text, f.dim->canonical, f.lower,

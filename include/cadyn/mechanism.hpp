@@ -75,6 +75,10 @@ struct mechanism_info {
     std::vector<field_info> parameters = {};
     std::vector<species_read> reads = {};
     std::vector<std::string_view> outputs = {};  // species moved (membrane) or produced (volume)
+    // The compartment that a membrane capacity given per volume refers to ("100 uM/s" of the cytosol for a pump,
+    // "6 s^-1" of the ER for a release channel): the model reader converts such values to per-area ones with its
+    // volume and the membrane area.
+    side reference = side::inner;
     std::vector<state_info> states = {};
     bool is_stimulus = false;       // imposed from outside; switched off when the resting state is computed
     std::vector<observable_decl> observables = {};

@@ -498,12 +498,11 @@ void reader::read_mechanism_table(const toml::table& t, const std::string& path,
     mech.location = on_membrane ? membrane.value_or("") : compartment.value_or("");
     mech.store = get_string(t, "store", path, false).value_or("");
 
-    // Membrane parameters per area may be given per volume of the compartment the mechanism takes Ca from.
+    // Membrane parameters per area may be given per volume of the mechanism's reference compartment.
     const membrane_spec* mb = on_membrane ? m_.find_membrane(mech.location) : nullptr;
     const compartment_spec* ref = nullptr;
     if (mb != nullptr) {
-        const side s = info.reads.empty() ? side::inner : info.reads.front().where;
-        ref = m_.find_compartment(s == side::outer ? mb->outer : mb->inner);
+        ref = m_.find_compartment(info.reference == side::outer ? mb->outer : mb->inner);
     }
     for (const auto& [k, node]: t) {
         const std::string key(k.str());

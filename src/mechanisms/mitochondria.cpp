@@ -60,6 +60,7 @@ public:
             // refers to the cytosol.
             .reads = {{"ca", side::outer}, {"ca", side::inner}},
             .outputs = {"ca"},
+            .reference = side::outer,
             .states = {},
         };
         return table;

@@ -1,4 +1,5 @@
 // Pulse train: rectangular Ca current pulses across a membrane (a spike train's Ca entry, an uncaging flash).
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -17,7 +18,8 @@ double onset_of(double k, double start, double period) {
     return k > 0 ? start + k * period : start;
 }
 
-// Whether a pulse is running at time t.
+// Whether a pulse is running at time t: the latest pulse that has started, if it has not ended. Pulses longer
+// than the period overlap and the current stays on (it does not add up).
 bool in_pulse(double t, double start, double duration, double frequency, double count) {
     if (t < start || count < 1) {
         return false;
@@ -31,9 +33,8 @@ bool in_pulse(double t, double start, double duration, double frequency, double 
     else if (onset_of(k + 1, start, period) <= t) {
         k += 1;
     }
-    if (k >= count) {
-        return false;
-    }
+    // After the last onset only the last pulse can still be running (a single pulse may outlast the period).
+    k = std::min(k, std::floor(count) - 1);
     const double onset = onset_of(k, start, period);
     return t >= onset && t < onset + duration;
 }

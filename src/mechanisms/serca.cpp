@@ -29,6 +29,7 @@ public:
                 },
             .reads = {{"ca", side::outer}},
             .outputs = {"ca"},
+            .reference = side::outer,
             .states = {},
         };
         return table;

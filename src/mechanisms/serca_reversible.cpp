@@ -44,6 +44,7 @@ public:
                 },
             .reads = {{"ca", side::outer}, {"ca", side::inner}},
             .outputs = {"ca"},
+            .reference = side::outer,
             .states = {},
         };
         return table;

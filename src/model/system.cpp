@@ -1,6 +1,7 @@
 // compile(): model_spec -> system (state layout + mechanisms bound to sites), and the right-hand side.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -894,7 +895,14 @@ void system::observe(double t, const double* y, double* out) {
         case observable_kind::mechanism: {
             const auto& b = d.mechanisms[r.index];
             const double v = b.obs[r.sub * b.n];
-            out[k] = b.info->observables[r.sub].relative_to_start ? v / b.obs_reference[r.sub * b.n] : v;
+            const double reference = b.obs_reference[r.sub * b.n];
+            if (b.info->observables[r.sub].relative_to_start) {
+                // Relative to a start value of zero is undefined: NaN rather than inf.
+                out[k] = reference != 0 ? v / reference : std::numeric_limits<double>::quiet_NaN();
+            }
+            else {
+                out[k] = v;
+            }
             break;
         }
         }

@@ -212,3 +212,23 @@ TEST(pulse_train, before_start_and_defaults) {
 
 } // namespace
 } // namespace cadyn
+
+TEST(pulse_train, a_single_pulse_may_outlast_the_period) {
+    // count = 1: the frequency is irrelevant; a 500 ms pulse at the default 20 Hz runs the full 500 ms.
+    cadyn::testing_support::mechanism_harness h("pulse_train", 1);
+    h.param("amplitude") = {10.0};
+    h.param("start") = {100.0};
+    h.param("duration") = {500.0};
+    h.param("count") = {1.0};
+    const double on = 10.0 * cadyn::constants::zmol_per_ms_per_pA / 2;
+    for (const double t: {100.0, 149.9, 150.0, 400.0, 599.9}) {
+        h.t = t;
+        h.rates();
+        EXPECT_DOUBLE_EQ(h.out(0)[0], on) << "t = " << t;
+    }
+    for (const double t: {99.9, 600.0, 700.0}) {
+        h.t = t;
+        h.rates();
+        EXPECT_DOUBLE_EQ(h.out(0)[0], 0.0) << "t = " << t;
+    }
+}
