@@ -120,6 +120,15 @@ struct rule_spec {
     source_location where;
 };
 
+// At `time`, set values: "mechanism.parameter" (a mechanism's parameter, e.g. block SERCA with serca.vmax = 0),
+// "compartment.species" (a clamped bath's concentration, or the current value of a free species), or a user
+// parameter. Values are canonical. Applied once when the run reaches `time`; the solver restarts there.
+struct event_spec {
+    double time = 0;                                    // [ms]
+    std::vector<std::pair<std::string, double>> set;    // target -> value
+    source_location where;
+};
+
 struct record_spec {
     double interval = 1.0;               // [ms] between records
     std::vector<std::string> observables;  // empty: every free species concentration and every mechanism flux
@@ -159,6 +168,7 @@ struct model_spec {
     std::vector<parameter_spec> parameters;
     std::vector<reaction_spec> reactions;
     std::vector<rule_spec> rules;
+    std::vector<event_spec> events;
     run_spec run;
     record_spec record;
 

@@ -114,7 +114,12 @@ public:
     // Index into y of the free concentration of `species` in `compartment`, or -1 (clamped or absent).
     long state_index(const std::string& compartment, const std::string& species) const;
 
-    // The sorted times in (0, t_end] at which some stimulus is discontinuous.
+    // Apply the model's events scheduled at time t (changing parameters and clamped concentrations inside the
+    // system, or free values in y); reset_events() restores what events changed, before a new run.
+    void apply_events(double t, double* y);
+    void reset_events();
+
+    // The sorted times in (0, t_end] at which some stimulus, protocol or event is discontinuous.
     std::vector<double> breakpoints(double t_end) const;
 
     // Whether state i is a concentration or a mechanism state, which cannot be negative (user parameters driven

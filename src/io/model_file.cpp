@@ -212,6 +212,9 @@ private:
     void read_mechanism_table(const toml::table& t, const std::string& path, const std::string& type,
                               const std::set<std::string>& fixed_keys);
     void read_mechanisms(const toml::table& root);
+    std::optional<double> mechanism_parameter(const toml::node& node, const std::string& key,
+                                              const mechanism_spec& mech, const field_info& field);
+    void read_events(const toml::table& root);
     void read_parameters(const toml::table& root);
     void read_reactions(const toml::table& root);
     void read_rules(const toml::table& root);
@@ -223,7 +226,7 @@ private:
 void reader::read_header(const toml::table& root) {
     check_keys(root, "",
                {"format_version", "name", "description", "temperature", "species", "compartments", "membranes",
-                "mechanisms", "buffers", "stimuli", "parameters", "reactions", "rules", "run", "record"});
+                "mechanisms", "buffers", "stimuli", "parameters", "reactions", "rules", "events", "run", "record"});
     const auto* version = root.get("format_version");
     if (version == nullptr) {
         report(root, "format_version",
@@ -457,6 +460,43 @@ void reader::read_membranes(const toml::table& root) {
     });
 }
 
+// A mechanism parameter's value in canonical units. Membrane parameters per area may also be given per volume of
+// the mechanism's reference compartment (x V / A) or for the whole membrane (/ A).
+std::optional<double> reader::mechanism_parameter(const toml::node& node, const std::string& key,
+                                                  const mechanism_spec& mech, const field_info& field) {
+    const auto* impl = find_mechanism(mech.type);
+    const membrane_spec* mb = nullptr;
+    const compartment_spec* ref = nullptr;
+    if (impl != nullptr && impl->info().kind == mechanism_kind::membrane) {
+        mb = m_.find_membrane(mech.location);
+        if (mb != nullptr) {
+            ref = m_.find_compartment(impl->info().reference == side::outer ? mb->outer : mb->inner);
+        }
+    }
+    const auto* s = node.as_string();
+    const dimension* alternative = nullptr;
+    if (s != nullptr && mb != nullptr && ref != nullptr) {
+        try {
+            alternative = per_volume_alternative(field, split_quantity(s->get()).unit);
+        }
+        catch (const unit_error&) {
+            // quantity() below reports it with the declared dimension.
+        }
+    }
+    if (alternative == nullptr) {
+        return quantity(node, key, *field.dim);
+    }
+    if (unusable_.contains(mb->name) || unusable_.contains(ref->name) || !(mb->area > 0)) {
+        report(node, key,
+               fmt::format("'{}' is given per volume of '{}' or for the whole membrane '{}'; it can be converted "
+                           "once the problems reported for them are fixed",
+                           s->get(), ref->name, mb->name));
+        return std::nullopt;
+    }
+    const double value = to_canonical(s->get(), *alternative);
+    return alternative == &dims::flux ? value / mb->area : value * ref->volume / mb->area;
+}
+
 // A mechanism table: fixed keys (name, type, membrane/compartment) and the mechanism's parameters.
 void reader::read_mechanism_table(const toml::table& t, const std::string& path, const std::string& type_hint,
                                   const std::set<std::string>& fixed_keys) {
@@ -498,49 +538,18 @@ void reader::read_mechanism_table(const toml::table& t, const std::string& path,
     mech.location = on_membrane ? membrane.value_or("") : compartment.value_or("");
     mech.store = get_string(t, "store", path, false).value_or("");
 
-    // Membrane parameters per area may be given per volume of the mechanism's reference compartment.
-    const membrane_spec* mb = on_membrane ? m_.find_membrane(mech.location) : nullptr;
-    const compartment_spec* ref = nullptr;
-    if (mb != nullptr) {
-        ref = m_.find_compartment(info.reference == side::outer ? mb->outer : mb->inner);
-    }
     for (const auto& [k, node]: t) {
         const std::string key(k.str());
         if (fixed_keys.contains(key)) {
             continue;
         }
-        const std::string full = path + key;
-        const int index = info.parameter_index(key);
         mech.parameter_where[key] = where(node);
+        const int index = info.parameter_index(key);
         if (index < 0) {
             mech.parameters[key] = 0;  // validate() reports it with the list of parameters
             continue;
         }
-        const auto& field = info.parameters[static_cast<std::size_t>(index)];
-        const auto* s = node.as_string();
-        const dimension* alternative = nullptr;
-        if (s != nullptr && mb != nullptr && ref != nullptr) {
-            try {
-                alternative = per_volume_alternative(field, split_quantity(s->get()).unit);
-            }
-            catch (const unit_error&) {
-                // quantity() below reports it with the declared dimension.
-            }
-        }
-        if (alternative != nullptr) {
-            if (unusable_.contains(mb->name) || unusable_.contains(ref->name) || !(mb->area > 0)) {
-                report(node, full,
-                       fmt::format("'{}' is given per volume of '{}' or for the whole membrane '{}'; it can be "
-                                   "converted once the problems reported for them are fixed",
-                                   s->get(), ref->name, mb->name));
-                continue;
-            }
-            // Per volume of the compartment the substrate comes from (x V / A), or for the whole membrane (/ A).
-            const double value = to_canonical(s->get(), *alternative);
-            mech.parameters[key] = alternative == &dims::flux ? value / mb->area : value * ref->volume / mb->area;
-            continue;
-        }
-        if (const auto v = quantity(node, full, *field.dim)) {
+        if (const auto v = mechanism_parameter(node, path + key, mech, info.parameters[static_cast<std::size_t>(index)])) {
             mech.parameters[key] = *v;
         }
     }
@@ -711,6 +720,77 @@ void reader::read_rules(const toml::table& root) {
     });
 }
 
+// [[events]]: at `time`, set mechanism parameters ("serca.vmax"), concentrations ("ext.ca": a clamped bath's
+// value, or a free species' current value) or user parameters.
+void reader::read_events(const toml::table& root) {
+    each_table(root, "events", [&](const toml::table& t, const std::string& path) {
+        check_keys(t, path, {"time", "set"});
+        event_spec e;
+        e.where = where(t);
+        e.time = get_quantity(t, "time", path, dims::time, true).value_or(0.0);
+        const auto* set = t.get("set");
+        const auto* table = set != nullptr ? set->as_table() : nullptr;
+        if (table == nullptr) {
+            report(set != nullptr ? *set : static_cast<const toml::node&>(t), path + "set",
+                   "expected a table of targets and values, e.g. set = { \"serca.vmax\" = \"0 uM/s\" }");
+            m_.events.push_back(std::move(e));
+            return;
+        }
+        for (const auto& [k, node]: *table) {
+            const std::string target(k.str());
+            const std::string key = path + "set." + target;
+            const auto dot = target.find('.');
+            std::optional<double> value;
+            if (dot == std::string::npos) {
+                // A user parameter: any dimension.
+                if (const auto* text = node.as_string()) {
+                    try {
+                        value = to_coherent(text->get()).value;
+                    }
+                    catch (const unit_error& err) {
+                        report(node, key, err.what());
+                    }
+                }
+                else if (node.is_number()) {
+                    value = node.value<double>();
+                }
+            }
+            else {
+                const std::string owner = target.substr(0, dot);
+                const std::string name = target.substr(dot + 1);
+                const mechanism_spec* mech = nullptr;
+                for (const auto& mm: m_.mechanisms) {
+                    mech = mm.name == owner ? &mm : mech;
+                }
+                const auto* impl = mech != nullptr ? find_mechanism(mech->type) : nullptr;
+                if (impl != nullptr) {
+                    const int index = impl->info().parameter_index(name);
+                    if (index < 0) {
+                        report(node, key, fmt::format("'{}' has no parameter '{}'", owner, name));
+                        continue;
+                    }
+                    value = mechanism_parameter(node, key, *mech,
+                                                impl->info().parameters[static_cast<std::size_t>(index)]);
+                }
+                else if (m_.find_compartment(owner) != nullptr) {
+                    value = quantity(node, key, dims::concentration);
+                }
+                else if (mech == nullptr) {
+                    report(node, key,
+                           fmt::format("'{}' is neither a mechanism nor a compartment; targets are "
+                                       "'mechanism.parameter', 'compartment.species' or a user parameter",
+                                       owner));
+                    continue;
+                }
+            }
+            if (value) {
+                e.set.emplace_back(target, *value);
+            }
+        }
+        m_.events.push_back(std::move(e));
+    });
+}
+
 void reader::read_run(const toml::table& root) {
     const auto* node = root.get("run");
     if (node == nullptr) {
@@ -795,6 +875,7 @@ model_spec reader::read(const toml::table& root) {
     read_parameters(root);
     read_reactions(root);
     read_rules(root);
+    read_events(root);
     read_run(root);
     read_record(root);
     return std::move(m_);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -132,6 +133,7 @@ public:
         check_membranes();
         check_mechanisms();
         check_parameters_and_rules();
+        check_events();
         check_run();
         return std::move(problems_);
     }
@@ -420,6 +422,34 @@ private:
                                    rx.compartment));
             }
             check_expr(rx.rate, rx.where, key + ".rate");
+        }
+    }
+
+    void check_events() {
+        for (std::size_t k = 0; k < m_.events.size(); ++k) {
+            const auto& e = m_.events[k];
+            const std::string key = fmt::format("events[{}]", k);
+            if (!(e.time > 0) || !std::isfinite(e.time)) {
+                report(e.where, key + ".time", "expected a positive time (events happen during the run)");
+            }
+            for (const auto& [target, value]: e.set) {
+                const auto dot = target.find('.');
+                if (dot == std::string::npos) {
+                    if (std::none_of(m_.parameters.begin(), m_.parameters.end(),
+                                     [&](const parameter_spec& p) { return p.name == target; })) {
+                        report(e.where, key + ".set." + target, fmt::format("no user parameter named '{}'", target));
+                    }
+                    continue;
+                }
+                const auto* c = m_.find_compartment(target.substr(0, dot));
+                if (c != nullptr && m_.find_species(target.substr(dot + 1)) == nullptr) {
+                    report(e.where, key + ".set." + target,
+                           fmt::format("unknown species '{}'", target.substr(dot + 1)));
+                }
+                if (c != nullptr && !(value >= 0)) {
+                    report(e.where, key + ".set." + target, "expected a non-negative concentration");
+                }
+            }
         }
     }
 

@@ -97,6 +97,21 @@ struct compiled_rule {
     double volume = 0;                                    // of the species' compartment [um^3]
 };
 
+// One change an event makes: a value at an address inside the system (a parameter array, a clamped
+// concentration, a symbol) or in the state vector. `original` restores it before the next run.
+struct event_action {
+    enum class where { parameter, clamped, state, symbol } target;
+    std::size_t mechanism = 0;  // parameter: which bound mechanism
+    std::size_t index = 0;      // parameter index, clamped offset, state index or symbol index
+    double value = 0;
+    double original = 0;
+};
+
+struct compiled_event {
+    double time;
+    std::vector<event_action> actions;
+};
+
 enum class observable_kind { field, state, channel, symbol, potential, mechanism };
 struct observable_ref {
     observable_kind kind;
@@ -133,6 +148,7 @@ struct system::impl {
     std::vector<observable_info> observables;
     std::vector<observable_ref> observable_refs;
     std::vector<conservation_law> laws;
+    std::vector<compiled_event> events;
 
     // Per-call scratch: current and derivative pointers for each field; a sink for clamped derivatives.
     std::vector<const double*> cur;
@@ -148,6 +164,8 @@ struct system::impl {
     void choose_observables();
     void compute_initial();
     void find_conservation_laws();
+    void compile_events();
+    double& target_of(const event_action& a, double* y);
 
     std::size_t add_symbol(const std::string& name, double value) {
         const auto [it, fresh] = symbol_index.try_emplace(name, symbols.size());
@@ -186,6 +204,7 @@ system::impl::impl(model_spec m): model(std::move(m)) {
     compile_expressions();
     choose_observables();
     find_conservation_laws();
+    compile_events();
     cur.resize(fields.size());
     dcur.resize(fields.size());
     std::size_t max_sites = 1;
@@ -592,6 +611,77 @@ void system::impl::choose_observables() {
     if (!problems.empty()) {
         throw model_error(std::move(problems));
     }
+}
+
+void system::impl::compile_events() {
+    std::vector<diagnostic> problems;
+    for (std::size_t k = 0; k < model.events.size(); ++k) {
+        const auto& e = model.events[k];
+        compiled_event ce{e.time, {}};
+        for (const auto& [target, value]: e.set) {
+            event_action a{};
+            a.value = value;
+            const auto dot = target.find('.');
+            const std::string owner = target.substr(0, dot == std::string::npos ? target.size() : dot);
+            const std::string name = dot == std::string::npos ? "" : target.substr(dot + 1);
+            bool found = false;
+            for (std::size_t m = 0; m < mechanisms.size() && !found; ++m) {
+                if (mechanisms[m].name == owner) {
+                    a.target = event_action::where::parameter;
+                    a.mechanism = m;
+                    a.index = static_cast<std::size_t>(mechanisms[m].info->parameter_index(name));
+                    a.original = mechanisms[m].params[a.index * mechanisms[m].n];
+                    found = true;
+                }
+            }
+            const auto fi = field_index.find({owner, name});
+            if (!found && fi != field_index.end()) {
+                const auto& f = fields[fi->second];
+                a.target = f.dynamic ? event_action::where::state : event_action::where::clamped;
+                a.index = f.offset;
+                a.original = f.dynamic ? 0.0 : clamped[f.offset];
+                found = true;
+            }
+            if (!found && dot == std::string::npos) {
+                for (const auto& [index, symbol]: param_states) {
+                    if (symbol == symbol_index.at(owner)) {
+                        a.target = event_action::where::state;
+                        a.index = index;
+                        found = true;
+                    }
+                }
+                if (!found) {
+                    a.target = event_action::where::symbol;
+                    a.index = symbol_index.at(owner);
+                    a.original = symbols[a.index];
+                    found = true;
+                }
+            }
+            if (!found) {
+                problems.push_back({e.where, fmt::format("events[{}].set.{}", k, target),
+                                    fmt::format("'{}' is not in this model (a species no mechanism, reaction or "
+                                                "initial value puts in '{}')",
+                                                name, owner)});
+                continue;
+            }
+            ce.actions.push_back(a);
+        }
+        events.push_back(std::move(ce));
+    }
+    if (!problems.empty()) {
+        throw model_error(std::move(problems));
+    }
+}
+
+// Where an event action writes: into the system, or into the state vector y.
+double& system::impl::target_of(const event_action& a, double* y) {
+    switch (a.target) {
+    case event_action::where::parameter: return mechanisms[a.mechanism].params[a.index * mechanisms[a.mechanism].n];
+    case event_action::where::clamped: return clamped[a.index];
+    case event_action::where::state: return y[a.index];
+    case event_action::where::symbol: return symbols[a.index];
+    }
+    throw internal_error("unknown event target");
 }
 
 void system::impl::find_conservation_laws() {
@@ -1009,6 +1099,40 @@ long system::state_index(const std::string& compartment, const std::string& spec
     return static_cast<long>(impl_->fields[it->second].offset);
 }
 
+void system::apply_events(double t, double* y) {
+    auto& d = *impl_;
+    for (const auto& e: d.events) {
+        if (std::abs(e.time - t) <= 1e-12 * std::max(1.0, e.time)) {
+            for (const auto& a: e.actions) {
+                if (a.target == event_action::where::parameter) {
+                    // Every instance of the mechanism takes the new value.
+                    auto& b = d.mechanisms[a.mechanism];
+                    std::fill_n(b.params.begin() + static_cast<long>(a.index * b.n), b.n, a.value);
+                }
+                else {
+                    d.target_of(a, y) = a.value;
+                }
+            }
+        }
+    }
+}
+
+void system::reset_events() {
+    auto& d = *impl_;
+    // Undo in reverse order, so that a target set by several events ends at its value before the first.
+    for (auto e = d.events.rbegin(); e != d.events.rend(); ++e) {
+        for (auto a = e->actions.rbegin(); a != e->actions.rend(); ++a) {
+            if (a->target == event_action::where::parameter) {
+                auto& b = d.mechanisms[a->mechanism];
+                std::fill_n(b.params.begin() + static_cast<long>(a->index * b.n), b.n, a->original);
+            }
+            else if (a->target != event_action::where::state) {
+                d.target_of(*a, nullptr) = a->original;
+            }
+        }
+    }
+}
+
 std::vector<double> system::breakpoints(double t_end) const {
     std::vector<double> out;
     for (const auto& b: impl_->mechanisms) {
@@ -1016,6 +1140,9 @@ std::vector<double> system::breakpoints(double t_end) const {
     }
     for (const auto& mb: impl_->model.membranes) {
         protocol_breakpoints(mb.protocol, t_end, out);
+    }
+    for (const auto& e: impl_->events) {
+        out.push_back(e.time);
     }
     std::erase_if(out, [&](double t) { return !(t > 0 && t < t_end); });
     std::sort(out.begin(), out.end());

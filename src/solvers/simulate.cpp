@@ -187,6 +187,9 @@ public:
         return reached;
     }
 
+    // The model's events at time t, which may change the state (the budget is kept).
+    void apply_events(double t) { data_.sys->apply_events(t, N_VGetArrayPointer(y_.get())); }
+
     // Restart the multistep history at a discontinuity, keeping the state and the budget.
     void restart(double t) { check_cvode(CVodeReInit(mem_.get(), t, y_.get()), "CVodeReInit"); }
 
@@ -333,6 +336,7 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
 } // namespace
 
 steady_state find_steady_state(system& sys, const std::vector<double>& guess) {
+    sys.reset_events();  // the resting cell of the model as written
     steady_state result;
     result.y = guess;
     if (sys.size() == 0) {
@@ -392,6 +396,7 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
         result.y0 = result.rest->y;
     }
 
+    sys.reset_events();
     sys.set_reference(result.y0.data());
     integrator ode(sys, result.y0, 0.0, true, true);
     std::vector<double> values(sys.observables().size());
@@ -420,6 +425,7 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
             }
         }
         if (next_break < breaks.size() && std::abs(t - t_stop) <= 1e-12 * std::max(1.0, t_stop)) {
+            ode.apply_events(t);
             ode.restart(t);
             ++next_break;
             ++result.stats.restarts;
