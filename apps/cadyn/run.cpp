@@ -102,15 +102,24 @@ void write_budget(const std::filesystem::path& path, const system& sys, const si
     const auto partial = path.string() + ".partial";
     {
         std::ofstream out(partial);
-        out << "mechanism,type,species,from,to,role,amount [amol]\n";
+        out << "mechanism,type,species,from,to,role,amount [amol],atp [amol]\n";
         const auto& channels = sys.flux_channels();
+        const auto atp = atp_consumption(sys, result.budget);
         for (std::size_t k = 0; k < channels.size(); ++k) {
             const auto& c = channels[k];
+            // ATP is listed on the mechanism's first channel.
+            std::string atp_text;
+            const bool first = k == 0 || channels[k - 1].mechanism != c.mechanism;
+            for (const auto& a: atp) {
+                if (first && a.mechanism == c.mechanism) {
+                    atp_text = fmt::format("{:.10g}", a.amount * 1e-3);
+                }
+            }
             const char* role = c.role == flux_channel::kind::transfer     ? "transfer"
                                : c.role == flux_channel::kind::conversion ? "conversion"
                                                                           : "source";
-            out << fmt::format("{},{},{},{},{},{},{:.10g}\n", c.mechanism, c.type, c.species, c.from, c.to, role,
-                               result.budget[k] * 1e-3);
+            out << fmt::format("{},{},{},{},{},{},{:.10g},{}\n", c.mechanism, c.type, c.species, c.from, c.to, role,
+                               result.budget[k] * 1e-3, atp_text);
         }
         if (!out) {
             throw error(fmt::format("cannot write '{}'", partial));
@@ -203,6 +212,19 @@ int run(const run_arguments& args) {
         worst = std::max(worst, std::abs(b.difference()) / scale);
     }
     write_budget(out_dir / "budget.csv", sys, result);
+    const auto atp = atp_consumption(sys, result.budget);
+    if (!atp.empty()) {
+        double total = 0;
+        for (const auto& a: atp) {
+            total += a.amount;
+        }
+        line(fmt::format("ATP spent over the run: {:.4f} amol ({:.4g} amol/s on average):", total * 1e-3,
+                         total * 1e-3 / (result.t_end * 1e-3)));
+        for (const auto& a: atp) {
+            line(fmt::format("  {:<16} {:>12.4f} amol  ({:.1f} %)", a.mechanism, a.amount * 1e-3,
+                             total != 0 ? 100 * a.amount / total : 0.0));
+        }
+    }
     line(fmt::format("budget:      every compartment's change of total equals its channels to {:.1e} of the total "
                      "(budget.csv)",
                      worst));

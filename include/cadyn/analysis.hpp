@@ -57,4 +57,13 @@ struct balance {
 std::vector<balance> balances(const system& sys, const std::vector<double>& y_start, const std::vector<double>& y_end,
                               const std::vector<double>& budget);
 
+// ATP hydrolysed by each ATP-consuming mechanism over a run [zmol], from its budget channel and its declared
+// ATP per flux (PMCA 1 per Ca, SERCA 1 per 2 Ca, NCX 1 per 3 Na through the Na/K pump). Negative: ATP made
+// (a reversed pump).
+struct atp_use {
+    std::string mechanism;
+    double amount = 0;  // [zmol]
+};
+std::vector<atp_use> atp_consumption(const system& sys, const std::vector<double>& budget);
+
 } // namespace cadyn

@@ -58,6 +58,14 @@ struct state_info {
     double carried = 0;             // how many of `carries` one unit of state holds
 };
 
+// How a membrane mechanism is powered; the thermodynamic audit (cadyn/audit.hpp) holds each to the second law.
+enum class energy_source {
+    passive,   // moves each species down its own electrochemical gradient (leaks, channels)
+    coupled,   // exchanges species: the whole cycle runs down the sum of their gradients (exchangers)
+    atp,       // an ATP-driven pump: per ATP it can do at most |dG_ATP| of work
+    external,  // imposed by the modeller (stimuli), or coupled to something the model does not track: not audited
+};
+
 // A quantity a mechanism computes for recording (a dye's fluorescence), from its inputs and states.
 struct observable_decl {
     std::string_view name;       // "F_F0"
@@ -80,6 +88,12 @@ struct mechanism_info {
     // volume and the membrane area.
     side reference = side::inner;
     std::vector<state_info> states = {};
+    energy_source energy = energy_source::passive;  // membrane mechanisms
+    // ATP hydrolysed per unit of the flux of output `atp_output` into the inner compartment: PMCA -1 (one ATP per
+    // Ca leaving the cytosol), SERCA +1/2 (two Ca into the store per ATP), NCX +1/3 on Na (the Na/K pump spends
+    // one ATP to remove the 3 Na the exchanger let in). 0: no ATP.
+    double atp_per_flux = 0;
+    std::size_t atp_output = 0;
     bool is_stimulus = false;       // imposed from outside; switched off when the resting state is computed
     std::vector<observable_decl> observables = {};
 

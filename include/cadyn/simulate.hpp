@@ -72,6 +72,7 @@ struct simulation_options {
     std::optional<double> t_end;   // [ms]; default: the model's run.t_end
     std::optional<start_from> start;        // default: the model's run.start
     std::function<void(double t, double t_end)> progress;  // called after each record
+    std::function<void(double t, const double* y)> inspect;  // called with the state at each record
 };
 
 struct solver_statistics {

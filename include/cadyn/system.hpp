@@ -111,6 +111,13 @@ public:
     // (rows size() + c): which states each channel's rate depends on.
     std::vector<std::vector<std::size_t>> jacobian_pattern(bool with_budget = false) const;
 
+    // The concentration [uM] of `species` in `compartment` in state y: a state, a clamped constant, or 0 when the
+    // species is not there.
+    double concentration(const double* y, const std::string& compartment, const std::string& species) const;
+
+    // The potential [mV] of a membrane at time t in state y (constant, protocol, or expression).
+    double potential(const std::string& membrane, double t, const double* y);
+
     // Index into y of the free concentration of `species` in `compartment`, or -1 (clamped or absent).
     long state_index(const std::string& compartment, const std::string& species) const;
 

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include <cadyn/analysis.hpp>
+#include <cadyn/catalogue.hpp>
 
 namespace cadyn {
 
@@ -149,6 +150,27 @@ std::vector<removal> removal_by_mechanism(const system& sys, const std::vector<d
             continue;
         }
         out.push_back({ch.mechanism, removed});
+    }
+    return out;
+}
+
+std::vector<atp_use> atp_consumption(const system& sys, const std::vector<double>& budget) {
+    std::vector<atp_use> out;
+    const auto& channels = sys.flux_channels();
+    for (std::size_t c = 0; c < channels.size() && c < budget.size(); ++c) {
+        const auto* m = find_mechanism(channels[c].type);
+        if (m == nullptr || m->info().atp_per_flux == 0) {
+            continue;
+        }
+        const auto& info = m->info();
+        // Channels of one mechanism are consecutive, in the order of its outputs.
+        const bool first = c == 0 || channels[c - 1].mechanism != channels[c].mechanism;
+        if (!first) {
+            continue;
+        }
+        if (c + info.atp_output < channels.size()) {
+            out.push_back({channels[c].mechanism, info.atp_per_flux * budget[c + info.atp_output]});
+        }
     }
     return out;
 }

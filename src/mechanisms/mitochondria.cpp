@@ -123,6 +123,7 @@ public:
             .reads = {{"ca", side::inner}, {"na", side::outer}},
             .outputs = {"ca"},
             .states = {},
+            .energy = energy_source::external,
         };
         return table;
     }

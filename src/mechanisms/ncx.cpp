@@ -83,6 +83,9 @@ public:
             .reads = {{"ca", side::inner}, {"ca", side::outer}, {"na", side::inner}, {"na", side::outer}},
             .outputs = {"ca", "na"},
             .states = {},
+            .energy = energy_source::coupled,
+            .atp_per_flux = 1.0 / 3.0,
+            .atp_output = 1,
             .observables = {{"current", "pA",
                              "net exchanger current into the inner side (positive: inward, forward mode)"}},
         };

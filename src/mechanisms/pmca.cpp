@@ -29,6 +29,8 @@ public:
             .reads = {{"ca", side::inner}},
             .outputs = {"ca"},
             .states = {},
+            .energy = energy_source::atp,
+            .atp_per_flux = -1.0,
         };
         return table;
     }

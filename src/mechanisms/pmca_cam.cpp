@@ -48,6 +48,8 @@ public:
             .reads = {{"ca", side::inner}},
             .outputs = {"ca"},
             .states = {{"a", &dims::dimensionless, "fraction of pumps activated by Ca-calmodulin", "", 0}},
+            .energy = energy_source::atp,
+            .atp_per_flux = -1.0,
         };
         return table;
     }

@@ -61,6 +61,7 @@ public:
             .reads = {},
             .outputs = {"ca"},
             .states = {},
+            .energy = energy_source::external,
             .is_stimulus = true,
         };
         return table;

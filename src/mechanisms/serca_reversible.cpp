@@ -46,6 +46,8 @@ public:
             .outputs = {"ca"},
             .reference = side::outer,
             .states = {},
+            .energy = energy_source::atp,
+            .atp_per_flux = 0.5,
         };
         return table;
     }

@@ -1091,6 +1091,30 @@ std::vector<std::vector<std::size_t>> system::jacobian_pattern(bool with_budget)
     return pattern;
 }
 
+double system::concentration(const double* y, const std::string& compartment, const std::string& species) const {
+    const auto it = impl_->field_index.find({compartment, species});
+    if (it == impl_->field_index.end()) {
+        return 0.0;
+    }
+    const auto& f = impl_->fields[it->second];
+    return f.dynamic ? y[f.offset] : impl_->clamped[f.offset];
+}
+
+double system::potential(const std::string& membrane, double t, const double* y) {
+    auto& d = *impl_;
+    for (auto& mb: d.membranes) {
+        if (mb.spec->name == membrane) {
+            if (mb.varies) {
+                d.point_at(y, d.scratch_ydot.data());
+                d.update_symbols(t, y);
+                d.update_membranes();
+            }
+            return mb.potential[0];
+        }
+    }
+    throw error(fmt::format("no membrane named '{}'", membrane));
+}
+
 long system::state_index(const std::string& compartment, const std::string& species) const {
     const auto it = impl_->field_index.find({compartment, species});
     if (it == impl_->field_index.end() || !impl_->fields[it->second].dynamic) {

@@ -403,6 +403,9 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
     out.begin(sys.observables());
     sys.observe(0.0, result.y0.data(), values.data());
     out.record(0.0, values);
+    if (options.inspect) {
+        options.inspect(0.0, result.y0.data());
+    }
 
     const auto breaks = sys.breakpoints(t_end);
     const double interval = model.record.interval;
@@ -419,6 +422,9 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
         if (at_record) {
             sys.observe(t, ode.y(), values.data());
             out.record(t, values);
+            if (options.inspect) {
+                options.inspect(t, ode.y());
+            }
             ++next_record;
             if (options.progress) {
                 options.progress(t, t_end);
