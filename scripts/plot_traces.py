@@ -3,8 +3,9 @@
 
 usage: plot_traces.py TRACES.csv OUT.png [--title TITLE]
 
-One panel per concentration column ([uM]; free Ca of the first compartment on top), then one panel with every
-flux column ([amol/s]). Time is shown in seconds.
+Panels, top to bottom: free Ca of each compartment ("X.ca [uM]", one panel each), other concentrations, the
+dimensionless observables together (a dye's F/F0, open probabilities), membrane potentials [mV], and the fluxes
+[amol/s]. At most eight panels; time in seconds.
 """
 import argparse
 import csv
@@ -14,6 +15,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+MAX_PANELS = 8
 
 
 def read(path):
@@ -26,6 +29,14 @@ def read(path):
     return header, columns
 
 
+def split(h):
+    """'cyt.ca [uM]' -> ('cyt.ca', 'uM'); 'fluo4.F_F0' -> ('fluo4.F_F0', '')."""
+    if h.endswith("]") and " [" in h:
+        name, unit = h[:-1].split(" [", 1)
+        return name, unit
+    return h, ""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("traces")
@@ -35,25 +46,34 @@ def main():
 
     header, columns = read(args.traces)
     t = [v / 1000.0 for v in columns[0]]
-    conc = [i for i, h in enumerate(header) if h.endswith("[uM]")]
-    # Free Ca first (by convention the cytosol), then other concentrations, then mechanism states.
-    conc.sort(key=lambda i: (not header[i].endswith(".ca [uM]"), "." in header[i].split(" ")[0][:-3], i))
-    conc = conc[:5]
-    flux = [i for i, h in enumerate(header) if h.endswith("[amol/s]")]
-    panels = len(conc) + (1 if flux else 0)
+    names = [split(h) for h in header]
+    free_ca = [i for i, (n, u) in enumerate(names) if u == "uM" and n.endswith(".ca") and n.count(".") == 1]
+    other = [i for i, (n, u) in enumerate(names) if u == "uM" and i not in free_ca]
+    plain = [i for i, (n, u) in enumerate(names[1:], start=1) if u == ""]
+    volts = [i for i, (n, u) in enumerate(names) if u == "mV"]
+    flux = [i for i, (n, u) in enumerate(names) if u == "amol/s"]
 
-    fig, axes = plt.subplots(panels, 1, sharex=True, figsize=(8, 1.9 * panels + 0.8), squeeze=False)
-    axes = axes[:, 0]
-    for ax, i in zip(axes, conc):
-        ax.plot(t, columns[i], lw=1.2)
-        ax.set_ylabel(header[i].replace(" [uM]", "\n[uM]"), fontsize=8)
-        ax.grid(alpha=0.3)
+    panels = [([i], names[i][0], "uM") for i in free_ca]
+    if plain:
+        panels.append((plain, "", ""))
+    if volts:
+        panels.append((volts, "V", "mV"))
     if flux:
-        ax = axes[-1]
-        for i in flux:
-            ax.plot(t, columns[i], lw=1.0, label=header[i].replace(" [amol/s]", ""))
-        ax.set_ylabel("flux into inner\n[amol/s]", fontsize=8)
-        ax.legend(fontsize=7, ncol=3, loc="best")
+        panels.append((flux, "flux into inner", "amol/s"))
+    # Other concentrations (Na, IP3, bound buffer) fill what room is left, above the group panels.
+    room = MAX_PANELS - len(panels)
+    for i in other[: max(room, 0)]:
+        panels.insert(len(free_ca), ([i], names[i][0], "uM"))
+    panels = panels[:MAX_PANELS]
+
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, figsize=(8, 1.8 * len(panels) + 0.8), squeeze=False)
+    axes = axes[:, 0]
+    for ax, (cols, label, unit) in zip(axes, panels):
+        for i in cols:
+            ax.plot(t, columns[i], lw=1.1, label=names[i][0])
+        if len(cols) > 1 or not label:
+            ax.legend(fontsize=7, ncol=3, loc="best")
+        ax.set_ylabel(f"{label}\n[{unit}]" if unit else (label or "relative"), fontsize=8)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time [s]")
     axes[0].set_title(args.title)

@@ -707,6 +707,32 @@ void system::impl::find_conservation_laws() {
             open.insert(r.variable.substr(dot + 1));
         }
     }
+    // A free concentration that nothing writes (no mechanism output, reaction or rate rule: an IP3 level held by
+    // the model, a species only read) is its own conservation law; it takes no part in its species' law.
+    std::vector<bool> written(fields.size(), false);
+    for (const auto& b: mechanisms) {
+        for (const auto* maps: {&b.to_inner, &b.to_outer}) {
+            for (const auto& m: *maps) {
+                written[m.field] = true;
+            }
+        }
+    }
+    for (const auto& rx: reactions) {
+        for (const auto& term: rx.terms) {
+            written[term.field] = true;
+        }
+    }
+    for (const auto& rule: rate_rules) {
+        for (std::size_t f = 0; f < fields.size(); ++f) {
+            written[f] = written[f] || (fields[f].dynamic && fields[f].offset == rule.target);
+        }
+    }
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+        if (fields[f].dynamic && !written[f]) {
+            const double volume = compartments[fields[f].compartment_index].volume[0];
+            laws.push_back({fields[f].species, {{fields[f].offset, volume}}, fields[f].offset});
+        }
+    }
     for (const auto& sp: model.species) {
         if (open.contains(sp.name)) {
             continue;
@@ -714,8 +740,9 @@ void system::impl::find_conservation_laws() {
         conservation_law law;
         law.species = sp.name;
         double pivot_volume = 0;
-        for (const auto& f: fields) {
-            if (f.dynamic && f.species == sp.name) {
+        for (std::size_t fi = 0; fi < fields.size(); ++fi) {
+            const auto& f = fields[fi];
+            if (f.dynamic && f.species == sp.name && written[fi]) {
                 const auto& vol = compartments[f.compartment_index].volume;
                 for (std::size_t i = 0; i < vol.size(); ++i) {
                     law.weights.emplace_back(f.offset + i, vol[i]);
