@@ -112,7 +112,7 @@ struct compiled_event {
     std::vector<event_action> actions;
 };
 
-enum class observable_kind { field, state, channel, symbol, potential, mechanism };
+enum class observable_kind { field, state, channel, symbol, potential, mechanism, atp };
 struct observable_ref {
     observable_kind kind;
     std::size_t index;   // field, state, channel, symbol, membrane or mechanism
@@ -542,6 +542,12 @@ void system::impl::choose_observables() {
     for (std::size_t c = 0; c < channels.size(); ++c) {
         all.push_back({channels[c].mechanism + "." + channels[c].species + "_flux", "amol/s"});
         refs.push_back({observable_kind::channel, c});
+    }
+    for (std::size_t k = 0; k < mechanisms.size(); ++k) {
+        if (mechanisms[k].info->atp_per_flux != 0) {
+            all.push_back({mechanisms[k].name + ".atp_rate", "amol/s"});
+            refs.push_back({observable_kind::atp, k});
+        }
     }
     for (const auto& a: assignments) {
         for (const auto& [name, index]: symbol_index) {
@@ -990,7 +996,7 @@ void system::observe(double t, const double* y, double* out) {
     auto& d = *impl_;
     bool need_flux = false;
     for (const auto& r: d.observable_refs) {
-        need_flux = need_flux || r.kind == observable_kind::channel;
+        need_flux = need_flux || r.kind == observable_kind::channel || r.kind == observable_kind::atp;
     }
     if (need_flux) {
         d.evaluate(t, y, d.scratch_ydot.data(), d.scratch_flux.data(), true);
@@ -1007,6 +1013,12 @@ void system::observe(double t, const double* y, double* out) {
         case observable_kind::field: out[k] = d.cur[r.index][0]; break;
         case observable_kind::state: out[k] = y[r.index]; break;
         case observable_kind::channel: out[k] = d.scratch_flux[r.index]; break;  // zmol/ms == amol/s
+        case observable_kind::atp: {
+            // ATP hydrolysed per time [amol/s] from the flux of the mechanism's ATP-coupled output.
+            const auto& b = d.mechanisms[r.index];
+            out[k] = b.info->atp_per_flux * d.scratch_flux[b.first_channel + b.info->atp_output];
+            break;
+        }
         case observable_kind::symbol: out[k] = d.symbols[r.index]; break;
         case observable_kind::potential: out[k] = d.membranes[r.index].potential[0]; break;
         case observable_kind::mechanism: {

@@ -4,6 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
+#include <cadyn/analysis.hpp>
 #include <cadyn/audit.hpp>
 #include <cadyn/io/model_file.hpp>
 
@@ -23,6 +27,46 @@ TEST(audit, every_shipped_model_passes) {
         EXPECT_GT(report.checks, 0) << entry.path();
     }
     EXPECT_GE(models, 2U);
+}
+
+TEST(budget, closes_to_round_off_on_every_shipped_model) {
+    // For every compartment and species: change of total = transfers in - out + sources, to 1e-9 of the total
+    // (the channels are integrated alongside the state, so the balance is a linear invariant of the run).
+    int atp_checks = 0;
+    for (const auto& entry: fs::directory_iterator(fs::path(CADYN_SOURCE_DIR) / "models")) {
+        if (entry.path().extension() != ".toml") {
+            continue;
+        }
+        auto sys = cadyn::compile(cadyn::read_model_file(entry.path()));
+        cadyn::memory_recorder rec;
+        const auto result = cadyn::simulate(sys, rec);
+        for (const auto& b: cadyn::balances(sys, result.y0, result.y_end, result.budget)) {
+            const double scale = std::max(sys.total_amount(result.y0.data(), b.species), 1e-300);
+            EXPECT_LT(std::abs(b.difference()) / scale, 1e-9)
+                << entry.path().filename() << ": " << b.compartment << "." << b.species;
+        }
+        // ATP rates are recorded per pump and integrate to the ATP budget (trapezoid on the record grid: only a
+        // sanity check of sign and size, 5 %).
+        for (const auto& a: cadyn::atp_consumption(sys, result.budget)) {
+            if (std::abs(a.amount) < 1e-9) {
+                continue;
+            }
+            const auto obs = std::find_if(rec.observables().begin(), rec.observables().end(),
+                                           [&](const auto& o) { return o.name == a.mechanism + ".atp_rate"; });
+            if (obs == rec.observables().end()) {
+                continue;  // not recorded by this model's record list
+            }
+            const auto& rate = rec.column(a.mechanism + ".atp_rate");
+            const auto& t = rec.times();
+            double integral = 0;
+            for (std::size_t k = 1; k < t.size(); ++k) {
+                integral += 0.5 * (rate[k] + rate[k - 1]) * (t[k] - t[k - 1]);
+            }
+            EXPECT_NEAR(integral, a.amount, 0.05 * std::abs(a.amount)) << entry.path().filename() << " " << a.mechanism;
+            ++atp_checks;
+        }
+    }
+    EXPECT_GT(atp_checks, 0);
 }
 
 TEST(audit, a_leak_that_ignores_the_potential_runs_uphill) {
