@@ -1,4 +1,6 @@
 // cadyn mechanisms [NAME]: the mechanism catalogue, with parameters, units, defaults and sources.
+#include <string>
+
 #include <fmt/core.h>
 
 #include <cadyn/catalogue.hpp>
@@ -9,6 +11,22 @@
 namespace cadyn::cli {
 
 namespace {
+
+// "ATP pump: 1 ATP per Ca out" and the like, for membrane mechanisms.
+std::string energy_text(const mechanism_info& info) {
+    std::string text;
+    switch (info.energy) {
+    case energy_source::passive: text = "passive (down its electrochemical gradient)"; break;
+    case energy_source::coupled: text = "coupled exchange (the whole cycle runs downhill)"; break;
+    case energy_source::atp: text = "ATP-driven pump"; break;
+    case energy_source::external: text = "imposed or coupled to untracked species (not audited)"; break;
+    }
+    if (info.atp_per_flux != 0) {
+        text += fmt::format("; ATP: {:.4g} per {} into the inner compartment", info.atp_per_flux,
+                            info.outputs[info.atp_output]);
+    }
+    return text;
+}
 
 void print_mechanism(const mechanism_info& info) {
     fmt::print("{} ({} mechanism)\n  {}\n", info.name, info.kind == mechanism_kind::membrane ? "membrane" : "volume",
@@ -22,6 +40,7 @@ void print_mechanism(const mechanism_info& info) {
     if (info.kind == mechanism_kind::membrane) {
         fmt::print("  per volume: capacities given per volume (uM/s, 1/s) refer to the {} compartment\n",
                    info.reference == side::outer ? "outer" : "inner");
+        fmt::print("  energy:    {}\n", energy_text(info));
     }
     fmt::print("  source:    {}\n", info.citation);
     fmt::print("  parameters:\n");
@@ -47,8 +66,8 @@ void print_markdown() {
                    info.kind == mechanism_kind::membrane ? "membrane" : "volume");
         fmt::print("```\n{}\n```\n\n", info.equations);
         if (info.kind == mechanism_kind::membrane) {
-            fmt::print("Capacities given per volume (uM/s, 1/s) refer to the {} compartment.\n\n",
-                       info.reference == side::outer ? "outer" : "inner");
+            fmt::print("Capacities given per volume (uM/s, 1/s) refer to the {} compartment. Energy: {}.\n\n",
+                       info.reference == side::outer ? "outer" : "inner", energy_text(info));
         }
         fmt::print("| parameter | default | canonical unit | range | meaning |\n|---|---|---|---|---|\n");
         for (const auto& f: info.parameters) {
