@@ -49,7 +49,7 @@ def main():
     names = [split(h) for h in header]
     free_ca = [i for i, (n, u) in enumerate(names) if u == "uM" and n.endswith(".ca") and n.count(".") == 1]
     other = [i for i, (n, u) in enumerate(names) if u == "uM" and i not in free_ca]
-    plain = [i for i, (n, u) in enumerate(names[1:], start=1) if u == ""]
+    plain = [i for i, (n, u) in enumerate(names[1:], start=1) if u in ("", "1")]
     volts = [i for i, (n, u) in enumerate(names) if u == "mV"]
     flux = [i for i, (n, u) in enumerate(names) if u == "amol/s"]
 

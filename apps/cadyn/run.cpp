@@ -208,8 +208,7 @@ int run(const run_arguments& args) {
     // Balance: the change of each compartment's total against what the channels moved.
     double worst = 0;
     for (const auto& b: balances(sys, result.y0, result.y_end, result.budget)) {
-        const double scale = std::max(sys.total_amount(result.y0.data(), b.species), 1e-300);
-        worst = std::max(worst, std::abs(b.difference()) / scale);
+        worst = std::max(worst, b.relative_error());
     }
     write_budget(out_dir / "budget.csv", sys, result);
     const auto atp = atp_consumption(sys, result.budget);
@@ -225,7 +224,7 @@ int run(const run_arguments& args) {
                              total != 0 ? 100 * a.amount / total : 0.0));
         }
     }
-    line(fmt::format("budget:      every compartment's change of total equals its channels to {:.1e} of the total "
+    line(fmt::format("budget:      every compartment's change of total equals its channels to {:.1e} of the amounts "
                      "(budget.csv)",
                      worst));
     line(fmt::format("wrote:       {}, {}", (out_dir / "traces.csv").string(), (out_dir / "budget.csv").string()));

@@ -1,6 +1,7 @@
 #pragma once
 // Analysis of traces: resting level, peak, decay time constant, and where the Ca went.
 
+#include <cmath>
 #include <optional>
 #include <span>
 #include <string>
@@ -52,7 +53,10 @@ struct balance {
     std::string species;
     double change = 0;
     double accounted = 0;
+    double scale = 0;  // the amounts at stake: the species' largest total (start or end) or total moved
     double difference() const { return change - accounted; }
+    // |difference| relative to `scale` (0 when nothing was there and nothing moved).
+    double relative_error() const { return scale > 0 ? std::abs(difference()) / scale : 0.0; }
 };
 std::vector<balance> balances(const system& sys, const std::vector<double>& y_start, const std::vector<double>& y_end,
                               const std::vector<double>& budget);

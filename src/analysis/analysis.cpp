@@ -187,9 +187,11 @@ std::vector<balance> balances(const system& sys, const std::vector<double>& y_st
             if (sys.state_index(c.name, sp.name) < 0) {
                 continue;
             }
-            balance b{c.name, sp.name, sys.total_amount(y_end.data(), sp.name, c.name) -
-                                           sys.total_amount(y_start.data(), sp.name, c.name),
-                      0.0};
+            balance b{c.name, sp.name,
+                      sys.total_amount(y_end.data(), sp.name, c.name) -
+                          sys.total_amount(y_start.data(), sp.name, c.name),
+                      0.0, std::max(std::abs(sys.total_amount(y_start.data(), sp.name)),
+                                    std::abs(sys.total_amount(y_end.data(), sp.name)))};
             for (std::size_t k = 0; k < channels.size() && k < budget.size(); ++k) {
                 const auto& ch = channels[k];
                 if (ch.species != sp.name || ch.role == flux_channel::kind::conversion) {
@@ -200,6 +202,9 @@ std::vector<balance> balances(const system& sys, const std::vector<double>& y_st
                 }
                 if (ch.from == c.name) {
                     b.accounted -= budget[k];
+                }
+                if (ch.to == c.name || ch.from == c.name) {
+                    b.scale = std::max(b.scale, std::abs(budget[k]));
                 }
             }
             out.push_back(b);
