@@ -9,7 +9,9 @@ dimensionless observables together (a dye's F/F0, open probabilities), membrane 
 """
 import argparse
 import csv
+import os
 import sys
+import tempfile
 
 import matplotlib
 
@@ -78,7 +80,26 @@ def main():
     axes[-1].set_xlabel("time [s]")
     axes[0].set_title(args.title)
     fig.tight_layout()
-    fig.savefig(args.png, dpi=110)
+    save_atomically(fig, args.png)
+
+
+def save_atomically(fig, path):
+    """Write the PNG under a temporary name in the same folder, then rename it over PATH: PATH is either the old
+    plot or the complete new one, never half a file (docs/robustness.md, "Outputs")."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=110)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)  # mkstemp makes the file private; give it the mode a plain open() would
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
 
 
 if __name__ == "__main__":

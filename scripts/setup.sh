@@ -10,6 +10,9 @@ packages=(
     libsundials-dev libtomlplusplus-dev libcli11-dev libfmt-dev libudunits2-dev libmuparser-dev
     libgtest-dev libgmock-dev
     python3 python3-matplotlib python3-numpy
+    # clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer for readable reports: the fuzz targets
+    # (fuzz/, scripts/test.sh)
+    clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

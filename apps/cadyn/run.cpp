@@ -1,18 +1,23 @@
 // cadyn run [MODEL] [--t-end T] [--out DIR]: simulate, write traces.csv and plot.png, print a summary.
+// cadyn run --resume DIR: continue a run that SIGINT or SIGTERM stopped (docs/robustness.md).
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 
 #include <fmt/core.h>
 
 #include <cadyn/analysis.hpp>
+#include <cadyn/io/checkpoint.hpp>
 #include <cadyn/io/csv.hpp>
 #include <cadyn/io/model_file.hpp>
 #include <cadyn/simulate.hpp>
@@ -29,8 +34,69 @@ struct run_arguments {
     std::string t_end;
     std::string out = "cadyn-out";
     std::string start;
+    std::string resume;
     bool no_plot = false;
+    bool allow_negative = false;
 };
+
+// Set by the SIGINT/SIGTERM handler (the signal's number); the run checks it after every output step, stops,
+// writes a checkpoint and exits with 128 + the signal's number.
+volatile std::sig_atomic_t stop_signal = 0;
+
+extern "C" void on_stop_signal(int signo) { stop_signal = signo; }
+
+// Installs the handlers for the time of the simulation. SA_RESETHAND: a second Ctrl-C kills at once (the trace up
+// to its last flush survives, as after SIGKILL); SA_RESTART: writes and reads go on undisturbed.
+class stop_on_signals {
+public:
+    stop_on_signals() {
+        stop_signal = 0;
+        struct sigaction action {};
+        action.sa_handler = on_stop_signal;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = SA_RESTART | SA_RESETHAND;
+        sigaction(SIGINT, &action, &old_int_);
+        sigaction(SIGTERM, &action, &old_term_);
+    }
+    ~stop_on_signals() {
+        sigaction(SIGINT, &old_int_, nullptr);
+        sigaction(SIGTERM, &old_term_, nullptr);
+    }
+    stop_on_signals(const stop_on_signals&) = delete;
+    stop_on_signals& operator=(const stop_on_signals&) = delete;
+
+private:
+    struct sigaction old_int_ {};
+    struct sigaction old_term_ {};
+};
+
+// How long a record may wait before it is written to traces.csv.partial: $CADYN_FLUSH_SECONDS, default 1 s.
+double flush_seconds() {
+    const char* env = std::getenv("CADYN_FLUSH_SECONDS");
+    if (env == nullptr || *env == '\0') {
+        return 1.0;
+    }
+    char* end = nullptr;
+    const double v = std::strtod(env, &end);
+    if (*end != '\0' || !(v >= 0) || !std::isfinite(v)) {
+        throw error(fmt::format("CADYN_FLUSH_SECONDS must be a number of seconds >= 0, got '{}'", env));
+    }
+    return v;
+}
+
+// The model's text: the file's, or the built-in default model's (source empty).
+std::string model_text(const std::string& source) {
+    if (source.empty()) {
+        return std::string(default_model_text());
+    }
+    std::ifstream in(source, std::ios::binary);
+    if (!in) {
+        read_model_file(source);  // throws the usual "cannot open the model file"
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
 
 // The compartment the summary reports on: run.report, else "cyt", else the first that is not clamped.
 std::string report_compartment(const model_spec& m) {
@@ -87,21 +153,29 @@ public:
         const int filled = static_cast<int>(width * t / t_end);
         fmt::print(stderr, "\r[{:=<{}}{:<{}}] {:5.1f}%  t = {:.6g} ms", "", filled, "", width - filled,
                    100.0 * t / t_end, t);
+        drawn_ = t < t_end;
         if (t >= t_end) {
             fmt::print(stderr, "\n");
+        }
+    }
+    // End a bar left unfinished (the run stopped), so that what follows starts on its own line.
+    void finish_line() {
+        if (enabled_ && drawn_) {
+            fmt::print(stderr, "\n");
+            drawn_ = false;
         }
     }
 
 private:
     bool enabled_;
+    bool drawn_ = false;
     std::chrono::steady_clock::time_point last_{};
 };
 
 // budget.csv: every channel integrated over the run. Written under a temporary name and renamed.
 void write_budget(const std::filesystem::path& path, const system& sys, const simulation_result& result) {
-    const auto partial = path.string() + ".partial";
+    std::ostringstream out;
     {
-        std::ofstream out(partial);
         out << "mechanism,type,species,from,to,role,amount [amol],atp [amol]\n";
         const auto& channels = sys.flux_channels();
         const auto atp = atp_consumption(sys, result.budget);
@@ -121,16 +195,37 @@ void write_budget(const std::filesystem::path& path, const system& sys, const si
             out << fmt::format("{},{},{},{},{},{},{:.10g},{}\n", c.mechanism, c.type, c.species, c.from, c.to, role,
                                result.budget[k] * 1e-3, atp_text);
         }
-        if (!out) {
-            throw error(fmt::format("cannot write '{}'", partial));
-        }
     }
-    std::filesystem::rename(partial, path);
+    write_atomically(path, out.str());
 }
 
 int run(const run_arguments& args) {
-    model_spec spec = args.model.empty() ? default_model() : read_model_file(args.model);
+    const bool resuming = !args.resume.empty();
+    std::filesystem::path out_dir = args.out;
+    std::string source = args.model;
+    std::optional<checkpoint> saved;
+    if (resuming) {
+        out_dir = args.resume;
+        saved = read_checkpoint(out_dir / "checkpoint");
+        source = saved->model_source;
+        if (!source.empty() && !std::filesystem::exists(source)) {
+            throw error(fmt::format("cannot continue: the model file '{}' the run was started from is gone", source));
+        }
+    }
+    const std::string source_text = model_text(source);
+    const std::string hash = model_hash(source_text);
+    if (resuming && hash != saved->model_hash) {
+        throw error(fmt::format(
+            "cannot continue: the model {} changed since the checkpoint was written (hash {} then, {} now); a "
+            "checkpoint only continues the run that wrote it. Start again: cadyn run {} --out {}",
+            source.empty() ? "(the built-in default)" : "'" + source + "'", saved->model_hash, hash,
+            source.empty() ? "" : shell_quote(source), shell_quote(out_dir.string())));
+    }
+    model_spec spec = source.empty() ? default_model() : parse_model(source_text, source);
     simulation_options options;
+    if (resuming) {
+        options.resume = saved->state;
+    }
     if (!args.t_end.empty()) {
         options.t_end = to_canonical(args.t_end, dims::time);
     }
@@ -140,32 +235,87 @@ int run(const run_arguments& args) {
     else if (args.start == "steady_state") {
         options.start = start_from::steady_state;
     }
+    if (args.allow_negative) {
+        options.negative_limit = 0;
+    }
     system sys = compile(spec);
     const auto& model = sys.model();
     const std::string where = report_compartment(model);
     const std::string species = model.run.report_species;
     const std::string observable = where + "." + species;
 
+    // The summary needs only the reported trace in memory; the CSV streams the rest to disk. A run that would
+    // not fit is refused here, before anything is written.
+    memory_recorder memory({observable});
+    const double t_end = resuming ? saved->state.t_end : options.t_end.value_or(model.run.t_end);
+    if (t_end > 0 && std::isfinite(t_end)) {
+        check_memory(sys, t_end, memory.bytes_per_record(sys.observables().size()));
+    }
+
     // Outputs only once the model is known to be good: a bad model writes nothing.
-    const std::filesystem::path out_dir = args.out;
-    std::filesystem::create_directories(out_dir);
-    csv_recorder csv(out_dir / "traces.csv");
-    memory_recorder memory;
-    tee_recorder both({&csv, &memory});
+    std::error_code made;
+    std::filesystem::create_directories(out_dir, made);
+    if (made) {
+        throw output_error(fmt::format("cannot create the output folder '{}': {}", out_dir.string(), made.message()));
+    }
+    if (!resuming) {
+        std::filesystem::remove(out_dir / "checkpoint");  // it belongs to an earlier run of this folder
+    }
+    csv_recorder csv(out_dir / "traces.csv", flush_seconds());
+    // A continued run's summary reads the whole trace back from traces.csv at the end.
+    tee_recorder both(resuming ? std::vector<recorder*>{&csv} : std::vector<recorder*>{&csv, &memory});
     progress_bar bar;
-    options.progress = [&bar](double t, double t_end) { bar(t, t_end); };
+    options.progress = [&bar](double t, double t_end_) { bar(t, t_end_); };
+    options.should_stop = [] { return stop_signal != 0; };
 
     const auto wall_start = std::chrono::steady_clock::now();
-    const auto result = simulate(sys, both, options);
+    simulation_result result;
+    try {
+        const stop_on_signals handlers;
+        result = simulate(sys, both, options);
+    }
+    catch (const solver_error& e) {
+        bar.finish_line();
+        csv.flush();
+        if (std::filesystem::exists(csv.partial_path())) {
+            throw solver_error(fmt::format("{}\nthe {} records up to there are in {}", e.what(), csv.rows(),
+                                           csv.partial_path().string()));
+        }
+        throw;
+    }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+
+    if (result.interrupted) {
+        bar.finish_line();
+        const int signo = stop_signal;
+        checkpoint c{source.empty() ? std::string() : std::filesystem::absolute(source).string(), hash, result.state};
+        write_checkpoint(out_dir / "checkpoint", c);
+        fmt::print(stderr,
+                   "interrupted by {} at t = {:.6g} ms of {:.6g} ms: the {} records so far are in {}, the state in {}\n"
+                   "continue with: cadyn run --resume {}\n",
+                   signo == SIGINT ? "SIGINT" : "SIGTERM", result.state.t, result.t_end, result.state.records,
+                   csv.partial_path().string(), (out_dir / "checkpoint").string(), shell_quote(out_dir.string()));
+        return 128 + (signo != 0 ? signo : SIGTERM);
+    }
+    // traces.csv is complete: a checkpoint could no longer be continued.
+    std::filesystem::remove(out_dir / "checkpoint");
+    memory_recorder whole({observable});
+    if (resuming) {
+        replay_csv(out_dir / "traces.csv", whole);
+    }
+    const memory_recorder& trace = resuming ? whole : memory;
 
     // Summary.
     std::string text;
     const auto line = [&text](const std::string& s) { text += s + "\n"; };
     line(fmt::format("model:       {} ({})", model.name.empty() ? "unnamed" : model.name,
-                     args.model.empty() ? "built-in default" : args.model));
+                     source.empty() ? "built-in default" : source));
     line(fmt::format("simulated:   {:.6g} ms in {:.3f} s wall ({} states, {} steps, {} rhs evaluations)",
                      result.t_end, wall, sys.size(), result.stats.steps, result.stats.rhs_evaluations));
+    if (resuming) {
+        line(fmt::format("resumed:     from the checkpoint at t = {:.6g} ms (the wall time is this part's)",
+                         saved->state.t));
+    }
     if (result.rest) {
         line(fmt::format("start:       resting steady state ({}, scaled residual {:.2g}/ms)", result.rest->method,
                          result.rest->residual));
@@ -176,12 +326,12 @@ int run(const run_arguments& args) {
     const auto breaks = sys.breakpoints(result.t_end);
     const double last_stimulus = breaks.empty() ? 0.0 : breaks.back();
     bool have_trace = false;
-    for (const auto& o: memory.observables()) {
+    for (const auto& o: trace.observables()) {
         have_trace = have_trace || o.name == observable;
     }
     if (have_trace) {
-        const auto& c = memory.column(observable);
-        const auto s = summarize_transient(memory.times(), c, last_stimulus);
+        const auto& c = trace.column(observable);
+        const auto s = summarize_transient(trace.times(), c, last_stimulus);
         line(fmt::format("resting {}:  {:.4g} uM ({})", observable, s.resting * 1.0,
                          result.rest ? "steady state" : "initial value"));
         line(fmt::format("peak {}:     {:.4g} uM at {:.6g} ms", observable, s.peak, s.peak_time));
@@ -246,7 +396,7 @@ int run(const run_arguments& args) {
         }
     }
     fmt::print("{}", text);
-    std::ofstream(out_dir / "summary.txt") << text;
+    write_atomically(out_dir / "summary.txt", text);
     return status;
 }
 
@@ -262,7 +412,23 @@ void add_run(CLI::App& app, int& status) {
     cmd->add_option("--start", args.start, "Start from 'initial' concentrations or the 'steady_state'")
         ->check(CLI::IsMember({"initial", "steady_state"}));
     cmd->add_flag("--no-plot", args.no_plot, "Do not draw plot.png");
-    cmd->callback([&status] { status = run(args); });
+    cmd->add_flag("--allow-negative", args.allow_negative,
+                  "Let concentrations go below -100 x run.atol instead of stopping with an error");
+    auto* resume = cmd->add_option("--resume", args.resume,
+                                   "Continue the run that SIGINT/SIGTERM stopped in DIR (from DIR/checkpoint)")
+                       ->type_name("DIR");
+    for (const char* name: {"MODEL", "--t-end", "--out", "--start"}) {
+        resume->excludes(cmd->get_option(name));
+    }
+    cmd->callback([&status] {
+        try {
+            status = run(args);
+        }
+        catch (const output_error& e) {
+            fmt::print(stderr, "error: {}\n", e.what());
+            status = output_failed;
+        }
+    });
 }
 
 void add_default_model(CLI::App& app, int& status) {

@@ -148,6 +148,7 @@ struct run_spec {
     double rtol = 1e-6;         // relative tolerance
     double atol = 1e-9;         // [uM] absolute tolerance on concentrations and states
     double max_step = 0;        // [ms], 0 = unlimited
+    long max_steps = 1000000;   // CVODE's internal steps allowed between two output times
     jacobian_method jacobian = jacobian_method::coloured;
     start_from start = start_from::initial;
     std::string report_compartment;  // compartment whose Ca the summary reports; empty: "cyt", else first free one

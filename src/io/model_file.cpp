@@ -1,6 +1,7 @@
 // TOML model reader (toml++). Every problem is collected with its location; see docs/model-format.md.
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <numbers>
 #include <optional>
 #include <set>
@@ -233,11 +234,14 @@ void reader::read_header(const toml::table& root) {
                fmt::format("missing: the file must declare its format, e.g. format_version = {}", model_format_version));
     }
     else if (const auto* v = version->as_integer()) {
-        m_.format_version = static_cast<int>(v->get());
-        if (m_.format_version != model_format_version) {
+        // Compared as read (64 bits): narrowed to int first, 4294967297 would pass for 1.
+        if (v->get() == model_format_version) {
+            m_.format_version = model_format_version;
+        }
+        else {
             report(*version, "format_version",
                    fmt::format("this cadyn reads format_version {}, the file has {}", model_format_version,
-                               m_.format_version));
+                               v->get()));
         }
     }
     else {
@@ -268,7 +272,10 @@ void reader::read_species(const toml::table& root) {
         check_keys(*entry, "species." + name + ".", {"charge"});
         int charge = 0;
         if (const auto* c = entry->get("charge")) {
-            if (const auto* i = c->as_integer()) {
+            const auto* i = c->as_integer();
+            // A valence beyond int would be narrowed silently (4294967298 to 2).
+            if (i != nullptr && i->get() >= std::numeric_limits<int>::min() &&
+                i->get() <= std::numeric_limits<int>::max()) {
                 charge = static_cast<int>(i->get());
             }
             else {
@@ -803,11 +810,20 @@ void reader::read_run(const toml::table& root) {
     }
     auto& r = m_.run;
     r.where = where(*t);
-    check_keys(*t, "run.", {"t_end", "rtol", "atol", "max_step", "start", "report", "jacobian"});
+    check_keys(*t, "run.", {"t_end", "rtol", "atol", "max_step", "max_steps", "start", "report", "jacobian"});
     r.t_end = get_quantity(*t, "t_end", "run.", dims::time, false).value_or(r.t_end);
     r.rtol = get_quantity(*t, "rtol", "run.", dims::dimensionless, false).value_or(r.rtol);
     r.atol = get_quantity(*t, "atol", "run.", dims::concentration, false).value_or(r.atol);
     r.max_step = get_quantity(*t, "max_step", "run.", dims::time, false).value_or(r.max_step);
+    if (const auto* steps = t->get("max_steps")) {
+        const auto* i = steps->as_integer();
+        if (i != nullptr && i->get() > 0) {
+            r.max_steps = static_cast<long>(i->get());
+        }
+        else {
+            report(*steps, "run.max_steps", "expected a positive whole number of solver steps (e.g. 1000000)");
+        }
+    }
     if (const auto start = get_string(*t, "start", "run.", false)) {
         if (*start == "initial") {
             r.start = start_from::initial;

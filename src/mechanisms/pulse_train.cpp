@@ -4,6 +4,10 @@
 #include <initializer_list>
 #include <limits>
 
+#include <fmt/format.h>
+
+#include <cadyn/error.hpp>
+
 #include "mechanisms/mechanisms.hpp"
 
 namespace cadyn::mechanisms {
@@ -76,6 +80,19 @@ public:
     }
 
     void breakpoints(const double* const* par, std::size_t n, double t_end, std::vector<double>& out) const override {
+        // The solver stops at every edge; refuse up front a train whose edges alone would not fit in memory.
+        constexpr double most_edges = 5e7;  // 400 MB of times
+        double edges = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const double in_run = par[3][i] > 0 ? std::floor((t_end - par[1][i]) * par[3][i]) + 1 : 1.0;
+            edges += 2 * std::max(0.0, std::min(par[4][i], in_run));
+        }
+        if (edges > most_edges) {
+            throw error(fmt::format("a pulse train with {:.3g} pulse edges within t_end: the solver stops at each "
+                                    "edge, and more than {:.0g} are refused; lower its count or frequency, or "
+                                    "shorten the run",
+                                    edges, most_edges));
+        }
         for (std::size_t i = 0; i < n; ++i) {
             const double period = par[3][i] > 0 ? 1.0 / par[3][i] : inf;
             for (double k = 0; k < par[4][i]; ++k) {

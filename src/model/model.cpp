@@ -436,7 +436,8 @@ private:
                 const auto dot = target.find('.');
                 if (dot == std::string::npos) {
                     if (std::none_of(m_.parameters.begin(), m_.parameters.end(),
-                                     [&](const parameter_spec& p) { return p.name == target; })) {
+                                     // Captured by name: clang < 16 cannot capture a structured binding.
+                                     [&name = target](const parameter_spec& p) { return p.name == name; })) {
                         report(e.where, key + ".set." + target, fmt::format("no user parameter named '{}'", target));
                     }
                     continue;

@@ -1,6 +1,9 @@
 // Time integration with CVODE and the resting state with KINSOL.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 
 #include <fmt/format.h>
@@ -48,28 +51,69 @@ struct jacobian_colouring {
     }
 };
 
+// The last non-finite derivative the right-hand side produced: CVODE treats it as recoverable and retries with
+// a smaller step, so it only becomes an error when it persists; then the message names it.
+struct nonfinite_record {
+    long index = -1;          // into y (states, then budget channels); -1: none seen
+    double t = 0;
+    double value = 0;
+    std::vector<double> y;    // the state that produced it (sized once, so the callback does not allocate)
+};
+
 struct rhs_data {
     system* sys;
     bool stimuli;
     callback_guard guard;
     const jacobian_colouring* colouring = nullptr;
     bool budget = false;  // y carries the integrated budget channels after the model's states
+    nonfinite_record nonfinite;
+    std::string last_message;  // CVODE's own text for its last error
+    // The discontinuity CVODE is integrating up to (its stop time). BDF evaluates the right-hand side at the end
+    // of each step, so the step that lands on a stimulus edge would see the stimulus of the next interval (a
+    // pulse already on at its onset, or off at its end) and deliver a wrong amount that depends on that step's
+    // size. Evaluating at the last double before the stop time gives the left limit: each interval between
+    // discontinuities is integrated as the smooth problem it is.
+    double t_limit = std::numeric_limits<double>::infinity();
+
+    double eval_time(double t) const {
+        return t < t_limit ? t : std::nextafter(t_limit, -std::numeric_limits<double>::infinity());
+    }
+    // CVODE's "t + h = t" warnings in the current output step: steps below the resolution of t no longer advance
+    // it. CVODE would go on until run.max_steps (a million steps of nothing); after underflow_limit of them the
+    // right-hand side refuses to go on (stalled) and the run stops with "step size underflow".
+    long underflow_warnings = 0;
+    static constexpr long underflow_limit = 10;
+    bool stalled = false;
 };
 
 int cvode_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user) noexcept {
     auto* d = static_cast<rhs_data*>(user);
+    if (d->underflow_warnings >= rhs_data::underflow_limit) {
+        d->stalled = true;
+        return -1;
+    }
     try {
+        const double te = d->eval_time(t);
         if (d->budget) {
-            d->sys->rhs(t, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot),
+            d->sys->rhs(te, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot),
                         N_VGetArrayPointer(ydot) + d->sys->size(), d->stimuli);
         }
         else {
-            d->sys->rhs(t, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot), d->stimuli);
+            d->sys->rhs(te, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot), d->stimuli);
         }
-        // A non-finite derivative is recoverable: CVODE retries with a smaller step.
+        // A non-finite derivative is recoverable: CVODE retries with a smaller step. Remember it, in case it
+        // persists and the run fails.
         const double* f = N_VGetArrayPointer(ydot);
-        for (sunindextype i = 0; i < N_VGetLength(ydot); ++i) {
+        const sunindextype n = N_VGetLength(ydot);
+        for (sunindextype i = 0; i < n; ++i) {
             if (!std::isfinite(f[i])) {
+                auto& bad = d->nonfinite;
+                bad.index = static_cast<long>(i);
+                bad.t = t;
+                bad.value = f[i];
+                if (bad.y.size() == static_cast<std::size_t>(n)) {
+                    std::copy(N_VGetArrayPointer(y), N_VGetArrayPointer(y) + n, bad.y.begin());
+                }
                 return 1;
             }
         }
@@ -101,10 +145,10 @@ int cvode_jacobian(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac, void* 
                 yp[j] = y0[j] + srur * std::max(std::abs(y0[j]), col.atol[j] / col.rtol);
             }
             if (d->budget) {
-                d->sys->rhs(t, yp, fp, fp + d->sys->size(), d->stimuli);
+                d->sys->rhs(d->eval_time(t), yp, fp, fp + d->sys->size(), d->stimuli);
             }
             else {
-                d->sys->rhs(t, yp, fp, d->stimuli);
+                d->sys->rhs(d->eval_time(t), yp, fp, d->stimuli);
             }
             for (const auto j: group) {
                 const double inc = yp[j] - y0[j];  // the increment actually represented
@@ -127,18 +171,25 @@ int cvode_jacobian(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac, void* 
 // channel per flux channel (dq_c/dt = rate of channel c). Because the channels are computed in the same
 // evaluation as dy/dt, every balance "change of total = sum of channels" is a linear invariant of the extended
 // system, which BDF with Newton preserves to round-off: budgets close exactly, not only to the tolerance.
+// y0 holds the states, optionally followed by the budget channels' values (a continued run); without them the
+// channels start at 0.
 class integrator {
 public:
     integrator(system& sys, const std::vector<double>& y0, double t0, bool stimuli, bool budget):
-        data_{&sys, stimuli, {}, nullptr, budget},
+        data_{&sys, stimuli, {}, nullptr, budget, {}, {}, 0},
         n_(static_cast<sunindextype>(sys.size())),
         nq_(budget ? static_cast<sunindextype>(sys.flux_channels().size()) : 0),
         y_(make_vector(n_ + nq_, ctx_)),
         atol_(make_vector(n_ + nq_, ctx_)) {
         const auto& run = sys.model().run;
         double* y = N_VGetArrayPointer(y_.get());
+        std::fill(y, y + n_ + nq_, 0.0);
+        if (y0.size() != static_cast<std::size_t>(n_) && y0.size() != static_cast<std::size_t>(n_ + nq_)) {
+            throw internal_error(fmt::format("integrator: {} start values for {} states and {} budget channels",
+                                             y0.size(), n_, nq_));
+        }
         std::copy(y0.begin(), y0.end(), y);
-        std::fill(y + n_, y + n_ + nq_, 0.0);
+        data_.nonfinite.y.assign(static_cast<std::size_t>(n_ + nq_), 0.0);
         auto tol = sys.abs_tolerances();
         // The budget channels follow from the states; they take no part in step-size or Newton control.
         tol.resize(static_cast<std::size_t>(n_ + nq_), 1e100);
@@ -152,6 +203,9 @@ public:
         check_cvode(CVodeInit(m, cvode_rhs, t0, y_.get()), "CVodeInit");
         check_cvode(CVodeSVtolerances(m, run.rtol, atol_.get()), "CVodeSVtolerances");
         check_cvode(CVodeSetUserData(m, &data_), "CVodeSetUserData");
+        // CVODE would print its errors on stderr; keep the text for our own message, which says more.
+        check_cvode(CVodeSetErrHandlerFn(m, cvode_messages, &data_), "CVodeSetErrHandlerFn");
+        check_cvode(CVodeSetMaxHnilWarns(m, std::numeric_limits<int>::max()), "CVodeSetMaxHnilWarns");
         matrix_.reset(SUNDenseMatrix(n_ + nq_, n_ + nq_, ctx_));
         solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx_));
         check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
@@ -160,7 +214,7 @@ public:
             data_.colouring = colouring_.get();
             check_cvode(CVodeSetJacFn(m, cvode_jacobian), "CVodeSetJacFn");
         }
-        check_cvode(CVodeSetMaxNumSteps(m, 1000000), "CVodeSetMaxNumSteps");
+        check_cvode(CVodeSetMaxNumSteps(m, run.max_steps), "CVodeSetMaxNumSteps");
         if (run.max_step > 0) {
             check_cvode(CVodeSetMaxStep(m, run.max_step), "CVodeSetMaxStep");
         }
@@ -170,19 +224,15 @@ public:
     double advance(double tout, double t_stop) {
         void* m = mem_.get();
         check_cvode(CVodeSetStopTime(m, t_stop), "CVodeSetStopTime");
+        data_.t_limit = t_stop;
         double reached = 0;
+        data_.nonfinite.index = -1;
+        data_.underflow_warnings = 0;
+        data_.stalled = false;
         const int flag = CVode(m, tout, y_.get(), &reached, CV_NORMAL);
         data_.guard.rethrow();
         if (flag < 0) {
-            char* name = CVodeGetReturnFlagName(flag);
-            std::string text = name != nullptr ? name : "unknown";
-            free(name);
-            double h = 0;
-            CVodeGetLastStep(m, &h);
-            throw solver_error(fmt::format(
-                "the solver stopped at t = {:.6g} ms ({}; last step {:.3g} ms). Try a smaller run.rtol or "
-                "run.atol, a run.max_step, or check the model for rates that blow up",
-                reached, text, h));
+            throw solver_error(diagnose(flag, reached));
         }
         return reached;
     }
@@ -190,8 +240,14 @@ public:
     // The model's events at time t, which may change the state (the budget is kept).
     void apply_events(double t) { data_.sys->apply_events(t, N_VGetArrayPointer(y_.get())); }
 
-    // Restart the multistep history at a discontinuity, keeping the state and the budget.
-    void restart(double t) { check_cvode(CVodeReInit(mem_.get(), t, y_.get()), "CVodeReInit"); }
+    // Restart the multistep history at a discontinuity, keeping the state and the budget. CVodeReInit zeroes
+    // CVODE's counters: keep what they counted so far.
+    void restart(double t) {
+        solver_statistics so_far;
+        add_statistics(so_far);
+        counted_ = so_far;
+        check_cvode(CVodeReInit(mem_.get(), t, y_.get()), "CVodeReInit");
+    }
 
     const double* y() const { return N_VGetArrayPointer(y_.get()); }
     std::vector<double> state() const { return {y(), y() + n_}; }
@@ -199,6 +255,11 @@ public:
 
     void add_statistics(solver_statistics& s) const {
         void* m = mem_.get();
+        s.steps += counted_.steps;
+        s.rhs_evaluations += counted_.rhs_evaluations;
+        s.jacobian_evaluations += counted_.jacobian_evaluations;
+        s.error_test_failures += counted_.error_test_failures;
+        s.nonlinear_failures += counted_.nonlinear_failures;
         long v = 0;
         CVodeGetNumSteps(m, &v);
         s.steps += v;
@@ -213,8 +274,21 @@ public:
     }
 
 private:
+    static void cvode_messages(int code, const char*, const char*, char* message, void* user) {
+        auto* d = static_cast<rhs_data*>(user);
+        if (code == CV_WARNING) {
+            ++d->underflow_warnings;  // CVODE's only warnings: "t + h = t on the next step"
+            return;
+        }
+        d->last_message = message != nullptr ? message : "";
+    }
+
+    // The solver_error text for a failed CVode call: when, what went wrong in words, which variable, what to try.
+    std::string diagnose(int flag, double reached) const;
+
     sun_context ctx_;
     rhs_data data_;
+    solver_statistics counted_;  // before the last CVodeReInit
     std::unique_ptr<jacobian_colouring> colouring_;
     sunindextype n_;
     sunindextype nq_;
@@ -225,6 +299,241 @@ private:
     sun_linear_solver solver_;
     cvode_memory mem_;
 };
+
+// The budget channel moving the most of state `name` ("cyt.ca") into (direction > 0), out of (direction < 0) or
+// either way (0) its compartment at (t, y): "mechanism (type), R amol/s into|out of cyt", or empty when no channel
+// moves it. Names the mechanism behind a variable in trouble.
+std::string largest_channel(system& sys, double t, const double* y, bool stimuli, const std::string& name,
+                            int direction) {
+    const auto dot = name.find('.');
+    if (dot == std::string::npos) {
+        return {};
+    }
+    const std::string where = name.substr(0, dot);
+    const std::string species = name.substr(dot + 1);
+    std::vector<double> rates(sys.flux_channels().size());
+    try {
+        sys.fluxes(t, y, rates.data(), stimuli);
+    }
+    catch (const std::exception&) {
+        return {};
+    }
+    double most = 0;
+    std::string text;
+    for (std::size_t k = 0; k < rates.size(); ++k) {
+        const auto& c = sys.flux_channels()[k];
+        if (c.species != species) {
+            continue;
+        }
+        double into = 0;  // [zmol/ms] = [amol/s] into `where`
+        if (c.role == flux_channel::kind::transfer) {
+            into = c.to == where ? rates[k] : c.from == where ? -rates[k] : 0.0;
+        }
+        else if (c.to == where) {
+            into = c.role == flux_channel::kind::source ? rates[k] : -rates[k];  // binding takes free species
+        }
+        const double size = direction > 0 ? into : direction < 0 ? -into : std::abs(into);
+        if (size > most || (!std::isfinite(into) && most == 0)) {
+            most = size;
+            text = fmt::format("{} ({}), {:.4g} amol/s {} {}", c.mechanism, c.type, std::abs(into),
+                               into >= 0 ? "into" : "out of", where);
+        }
+    }
+    return text;
+}
+
+// The name of entry i of an integrator's y: a state, or a budget channel after them.
+std::string variable_name(const system& sys, std::size_t i) {
+    if (i < sys.size()) {
+        return sys.state_names()[i];
+    }
+    const auto& c = sys.flux_channels()[i - sys.size()];
+    return fmt::format("the budget channel of {} ({})", c.mechanism, c.species);
+}
+
+std::string integrator::diagnose(int flag, double reached) const {
+    void* m = mem_.get();
+    system& sys = *data_.sys;
+    const auto& run = sys.model().run;
+    double h_last = 0;
+    double h_next = 0;
+    CVodeGetLastStep(m, &h_last);
+    CVodeGetCurrentStep(m, &h_next);
+
+    // The state with the largest weighted local error estimate |e_i| / (rtol |y_i| + atol_i): the one that
+    // limits the step size (budget channels take no part: their tolerance is huge).
+    std::string culprit;
+    {
+        sun_context ctx;
+        auto weights = make_vector(n_ + nq_, ctx);
+        auto errors = make_vector(n_ + nq_, ctx);
+        if (CVodeGetErrWeights(m, weights.get()) == CV_SUCCESS &&
+            CVodeGetEstLocalErrors(m, errors.get()) == CV_SUCCESS) {
+            const double* w = N_VGetArrayPointer(weights.get());
+            const double* e = N_VGetArrayPointer(errors.get());
+            double worst = -1;
+            long at = -1;
+            for (sunindextype i = 0; i < n_; ++i) {
+                const double v = std::abs(w[i] * e[i]);
+                if (std::isfinite(v) && v > worst) {
+                    worst = v;
+                    at = static_cast<long>(i);
+                }
+            }
+            if (at >= 0 && worst > 0) {
+                culprit = fmt::format("{} (= {:.6g}, local error estimate {:.3g} times its tolerance)",
+                                      sys.state_names()[static_cast<std::size_t>(at)], y()[at], worst);
+            }
+        }
+    }
+
+    // The state changing fastest relative to its tolerance, |dy_i/dt| / (rtol |y_i| + atol_i): the one to blame
+    // when the error estimates say nothing (steps too small for any error to show).
+    const auto fastest = [&]() -> std::string {
+        std::vector<double> f(static_cast<std::size_t>(n_));
+        try {
+            sys.rhs(data_.eval_time(reached), y(), f.data(), data_.stimuli);
+        }
+        catch (const std::exception&) {
+            return {};
+        }
+        const auto atol = sys.abs_tolerances();
+        double worst = -1;
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < f.size(); ++i) {
+            const double rate = std::isfinite(f[i]) ? std::abs(f[i]) / (run.rtol * std::abs(y()[i]) + atol[i])
+                                                    : std::numeric_limits<double>::infinity();
+            if (rate > worst) {
+                worst = rate;
+                at = i;
+            }
+        }
+        if (worst <= 0) {
+            return {};
+        }
+        std::string text =
+            fmt::format("{} (= {:.6g}, changing at {:.3g} per ms", sys.state_names()[at], y()[at], f[at]);
+        const auto writer =
+            largest_channel(sys, data_.eval_time(reached), y(), data_.stimuli, sys.state_names()[at], 0);
+        if (!writer.empty()) {
+            text += ", mostly by " + writer;
+        }
+        return text + ")";
+    };
+    if (data_.stalled || culprit.empty()) {
+        culprit = fastest();
+    }
+
+    std::string what;
+    std::string advice;
+    const auto& bad = data_.nonfinite;
+    const bool rhs_failure = flag == CV_FIRST_RHSFUNC_ERR || flag == CV_REPTD_RHSFUNC_ERR ||
+                             flag == CV_UNREC_RHSFUNC_ERR || flag == CV_RHSFUNC_FAIL;
+    if (data_.stalled) {
+        what = fmt::format("step size underflow: steps of {:.3g} ms no longer advance t in double precision "
+                           "(t + h = t)",
+                           std::abs(h_last));
+        advice = "the named variable changes faster and faster (a rate law with a singularity, such as a "
+                 "denominator that reaches zero, or a runaway positive feedback): check its mechanisms' rate "
+                 "laws and the units of their parameters";
+        if (bad.index >= 0) {
+            what += fmt::format("; the derivative of {} was {} there",
+                                variable_name(sys, static_cast<std::size_t>(bad.index)),
+                                std::isnan(bad.value) ? "NaN" : "infinite");
+        }
+    }
+    else if (bad.index >= 0 && (rhs_failure || flag == CV_CONV_FAILURE || flag == CV_ERR_FAILURE)) {
+        // A non-finite derivative that would not go away with smaller steps.
+        const auto i = static_cast<std::size_t>(bad.index);
+        what = fmt::format("the derivative of {} is {}", variable_name(sys, i),
+                           std::isnan(bad.value) ? "NaN" : "infinite");
+        if (std::abs(bad.t - reached) > 1e-9 * std::max(1.0, std::abs(reached))) {
+            what += fmt::format(" (evaluated at t = {:.10g} ms)", bad.t);
+        }
+        // Which mechanism wrote it: the budget channels whose rate is not finite in the same state.
+        std::vector<double> rates(sys.flux_channels().size());
+        std::vector<double> y_bad(bad.y.begin(), bad.y.begin() + n_);
+        std::string writers;
+        try {
+            sys.fluxes(data_.eval_time(bad.t), y_bad.data(), rates.data(), data_.stimuli);
+            for (std::size_t k = 0; k < rates.size(); ++k) {
+                if (!std::isfinite(rates[k])) {
+                    const auto& c = sys.flux_channels()[k];
+                    const std::string name = fmt::format("{} ({})", c.mechanism, c.type);
+                    if (writers.find(name) == std::string::npos) {
+                        writers += (writers.empty() ? "" : ", ") + name;
+                    }
+                }
+            }
+        }
+        catch (const std::exception&) {
+            // Naming the mechanism is a courtesy; the message stands without it.
+        }
+        if (!writers.empty()) {
+            what += fmt::format(", written by {}", writers);
+        }
+        culprit = fmt::format("{} (= {:.6g} at the last accepted step)", variable_name(sys, i), y()[i]);
+        advice = "a rate law divides by zero, takes the logarithm or root of a negative number, or overflows "
+                 "there: check the expression (and the units) of the mechanism or rule that writes it, and guard "
+                 "it (e.g. max(x, 0), or a denominator that cannot reach zero)";
+    }
+    else {
+        switch (flag) {
+        case CV_TOO_MUCH_WORK:
+            what = fmt::format("more than run.max_steps = {} internal steps were needed before the next output "
+                               "time (last step {:.3g} ms)",
+                               run.max_steps, h_last);
+            advice = "raise run.max_steps, or record more often; if the steps are tiny, the named variable changes "
+                     "very fast (a stiff or oscillating mechanism): check the units of its mechanisms' parameters";
+            break;
+        case CV_TOO_MUCH_ACC:
+            what = "the requested accuracy is beyond double precision here";
+            advice = "loosen run.rtol (e.g. 1e-6) or raise run.atol";
+            break;
+        case CV_ERR_FAILURE:
+            what = fmt::format("the error test failed repeatedly: the step size shrank to {:.3g} ms without meeting "
+                               "the tolerance (step size underflow{})",
+                               std::abs(h_next),
+                               data_.underflow_warnings > 0 ? "; t + h = t in double precision" : "");
+            advice = "the named variable changes faster than any step can follow (a rate that blows up, or a "
+                     "discontinuity the model does not declare): check its mechanisms' rate laws and units; a "
+                     "looser run.atol on tiny concentrations, or a run.max_step, can help";
+            break;
+        case CV_CONV_FAILURE:
+            what = fmt::format("the Newton iteration failed to converge repeatedly, the step size shrank to {:.3g} "
+                               "ms",
+                               std::abs(h_next));
+            advice = "a rate is discontinuous or very steep in the named variable: smooth it, declare the "
+                     "discontinuity as an event, set a smaller run.max_step, or check the units of its mechanisms";
+            break;
+        case CV_LSETUP_FAIL:
+        case CV_LSOLVE_FAIL:
+            what = "the Newton matrix is singular (the linear solver failed)";
+            advice = "check for a state nothing depends on in a degenerate way, or try run.jacobian = \"dense\"";
+            break;
+        case CV_TOO_CLOSE:
+            what = "the next output time is too close to the current time";
+            advice = "use a longer record.interval";
+            break;
+        default: {
+            char* name = CVodeGetReturnFlagName(flag);
+            what = name != nullptr ? name : "unknown failure";
+            free(name);
+            advice = "try a smaller run.max_step, a tighter or looser run.atol, and check the units of the named "
+                     "variable's mechanisms";
+        }
+        }
+    }
+    std::string text = fmt::format("at t = {:.10g} ms: {}", reached, what);
+    if (!culprit.empty()) {
+        text += fmt::format("; variable: {}", culprit);
+    }
+    text += fmt::format(". Try: {}", advice);
+    if (!data_.last_message.empty() && !data_.stalled) {
+        text += fmt::format(" (CVODE: {})", data_.last_message);
+    }
+    return text;
+}
 
 // KINSOL's residual: dy/dt of the resting cell, with the equation of each conservation law's pivot replaced by
 // the law itself (total - total at the guess, divided by the pivot's volume so it reads as a concentration).
@@ -285,7 +594,7 @@ double scaled_residual(system& sys, const std::vector<double>& y) {
 bool kinsol_solve(system& sys, std::vector<double>& y) {
     const auto n = static_cast<sunindextype>(y.size());
     sun_context ctx;
-    steady_data data{{&sys, false, {}, nullptr}, {}};
+    steady_data data{{&sys, false, {}, nullptr, false, {}, {}, 0}, {}};
     for (const auto& law: sys.conservation_laws()) {
         double total = 0;
         for (const auto& [index, weight]: law.weights) {
@@ -377,51 +686,206 @@ steady_state find_steady_state(system& sys, const std::vector<double>& guess) {
     return result;
 }
 
+namespace {
+
+// After an output step: a concentration or mechanism state below -limit x atol is an error. It cannot be
+// negative; a small negative value within the tolerance is the integrator's noise, a large one means the model
+// takes out more than is there (a constant-flux drain, a rate law without saturation).
+void check_negative(system& sys, double t, const double* y, const std::vector<char>& nonnegative,
+                    const std::vector<double>& atol, double limit) {
+    if (!(limit > 0)) {
+        return;
+    }
+    for (std::size_t i = 0; i < nonnegative.size(); ++i) {
+        if (nonnegative[i] == 0 || !(y[i] < -limit * atol[i])) {
+            continue;
+        }
+        const std::string& name = sys.state_names()[i];
+        std::string unit;  // free concentrations are in uM; mechanism states carry their own units
+        const auto dot = name.find('.');
+        if (dot != std::string::npos &&
+            sys.state_index(name.substr(0, dot), name.substr(dot + 1)) == static_cast<long>(i)) {
+            unit = " uM";
+        }
+        // The largest drain of that species in that compartment at this moment, to point at a mechanism.
+        std::string drain = largest_channel(sys, t, y, true, name, -1);
+        if (!drain.empty()) {
+            drain = "; the largest drain now is " + drain;
+        }
+        throw solver_error(fmt::format(
+            "at t = {:.10g} ms: {} is negative, {:.6g}{} (below -{} x run.atol = {:.3g}{}){}. A concentration "
+            "cannot be negative: the model removes more than is there. Try: check the mechanisms that remove it (a "
+            "constant flux, or a rate law that does not vanish at zero, keeps draining an empty compartment) and "
+            "their units; or run with --allow-negative to let it go on",
+            t, name, y[i], unit, limit, -limit * atol[i], unit, drain));
+    }
+}
+
+// Whole records of observables at multiples of the interval and at t_end: their number for a run to t_end.
+double record_rows(double t_end, double interval) { return std::floor(t_end / interval) + 2; }
+
+std::string bytes_text(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 6) {
+        bytes /= 1024;
+        ++u;
+    }
+    return fmt::format("{:.3g} {}", bytes, units[u]);
+}
+
+} // namespace
+
+memory_estimate estimate_memory(const system& sys, double t_end, double bytes_per_record) {
+    memory_estimate e;
+    // The integrator's system: the states and one integrated budget channel per flux channel.
+    const double n = static_cast<double>(sys.size() + sys.flux_channels().size());
+    // CVODE's dense Newton matrix and the copy of the Jacobian it keeps between setups (8 n^2 bytes each), the
+    // pivots, ~25 work vectors (Nordsieck history of BDF order 5, weights, corrections, temporaries), and at most
+    // one byte per (colour, row) for the Jacobian colouring. KINSOL (the resting state) needs less, and earlier.
+    e.solver = 2 * 8 * n * n + 8 * n + 25 * 8 * n + n * n;
+    e.rows = record_rows(t_end, sys.model().record.interval);
+    e.records = e.rows * bytes_per_record;
+    return e;
+}
+
+double available_memory() {
+    double available = -1;
+    {
+        std::ifstream meminfo("/proc/meminfo");
+        std::string key;
+        double kib = 0;
+        std::string unit;
+        while (meminfo >> key >> kib) {
+            std::getline(meminfo, unit);
+            if (key == "MemAvailable:") {
+                available = kib * 1024;
+                break;
+            }
+        }
+    }
+    if (available < 0) {
+        available = static_cast<double>(sysconf(_SC_AVPHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+    }
+    // A container's memory limit (cgroup v2) may be far below what the machine has.
+    std::ifstream self("/proc/self/cgroup");
+    for (std::string line; std::getline(self, line);) {
+        if (line.rfind("0::", 0) != 0) {
+            continue;
+        }
+        const std::string dir = "/sys/fs/cgroup" + line.substr(3);
+        std::ifstream max_file(dir + "/memory.max");
+        std::ifstream current_file(dir + "/memory.current");
+        std::string max_text;
+        double current = 0;
+        if (max_file >> max_text && max_text != "max" && current_file >> current) {
+            const double room = std::strtod(max_text.c_str(), nullptr) - current;
+            available = std::min(available, std::max(room, 0.0));
+        }
+    }
+    return available;
+}
+
+void check_memory(const system& sys, double t_end, double bytes_per_record) {
+    const auto e = estimate_memory(sys, t_end, bytes_per_record);
+    const double available = available_memory();
+    if (e.total() > 0.8 * available) {
+        throw error(fmt::format(
+            "this run would need about {} of memory ({} for the solver of {} states and {} budget channels, {} for "
+            "{:.4g} records kept in memory) but only {} is available; refused before starting. Record less often "
+            "(record.interval {:.6g} ms), simulate less (t_end {:.6g} ms), or a smaller model",
+            bytes_text(e.total()), bytes_text(e.solver), sys.size(), sys.flux_channels().size(),
+            bytes_text(e.records), e.rows, bytes_text(available), sys.model().record.interval, t_end));
+    }
+}
+
 simulation_result simulate(system& sys, recorder& out, const simulation_options& options) {
     const auto& model = sys.model();
     simulation_result result;
-    const double t_end = options.t_end.value_or(model.run.t_end);
+    const auto* resume = options.resume ? &*options.resume : nullptr;
+    const double t_end = resume != nullptr ? resume->t_end : options.t_end.value_or(model.run.t_end);
     if (!(t_end > 0) || !std::isfinite(t_end)) {
         throw error(fmt::format("t_end must be a positive time, got {} ms", t_end));
     }
     result.t_end = t_end;
-    result.y0 = sys.initial_state();
-    if (options.start.value_or(model.run.start) == start_from::steady_state) {
-        result.rest = find_steady_state(sys, result.y0);
-        if (!result.rest->converged) {
-            throw solver_error(fmt::format("no resting state found ({}; scaled residual {:.3g}/ms); start from the "
-                                           "initial state instead (run.start = \"initial\")",
-                                           result.rest->method, result.rest->residual));
+    check_memory(sys, t_end, out.bytes_per_record(sys.observables().size()));
+    const std::size_t n_budget = sys.flux_channels().size();
+    if (resume != nullptr) {
+        if (resume->y0.size() != sys.size() || resume->y.size() != sys.size() + n_budget ||
+            !(resume->t >= 0 && resume->t < t_end) || resume->next_record < 1) {
+            throw error(fmt::format("the saved state does not fit this model ({} start values and {} values at t = "
+                                    "{} ms for {} states and {} budget channels)",
+                                    resume->y0.size(), resume->y.size(), resume->t, sys.size(), n_budget));
         }
-        result.y0 = result.rest->y;
+        result.y0 = resume->y0;
+        result.rest = resume->rest;
+        result.stats = resume->stats;
+    }
+    else {
+        result.y0 = sys.initial_state();
+        if (options.start.value_or(model.run.start) == start_from::steady_state) {
+            result.rest = find_steady_state(sys, result.y0);
+            if (!result.rest->converged) {
+                throw solver_error(fmt::format("no resting state found ({}; scaled residual {:.3g}/ms); start from "
+                                               "the initial state instead (run.start = \"initial\")",
+                                               result.rest->method, result.rest->residual));
+            }
+            result.y0 = result.rest->y;
+        }
     }
 
     sys.reset_events();
     sys.set_reference(result.y0.data());
-    integrator ode(sys, result.y0, 0.0, true, true);
-    std::vector<double> values(sys.observables().size());
-    out.begin(sys.observables());
-    sys.observe(0.0, result.y0.data(), values.data());
-    out.record(0.0, values);
-    if (options.inspect) {
-        options.inspect(0.0, result.y0.data());
-    }
-
     const auto breaks = sys.breakpoints(t_end);
     const double interval = model.record.interval;
     std::size_t next_break = 0;
-    long next_record = 1;
+    std::size_t next_record = 1;
+    std::size_t records = 0;
     double t = 0;
+    if (resume != nullptr) {
+        // The events already passed change parameters and clamped values inside the system: apply them again.
+        // What they set in y is already in the saved state, so they write into a scratch copy.
+        std::vector<double> scratch(resume->y.begin(), resume->y.begin() + static_cast<long>(sys.size()));
+        next_break = std::min(resume->next_break, breaks.size());
+        for (std::size_t k = 0; k < next_break; ++k) {
+            sys.apply_events(breaks[k], scratch.data());
+        }
+        t = resume->t;
+        next_record = resume->next_record;
+        records = resume->records;
+    }
+    integrator ode(sys, resume != nullptr ? resume->y : result.y0, t, true, true);
+    std::vector<double> values(sys.observables().size());
+    std::vector<char> nonnegative(sys.size());
+    for (std::size_t i = 0; i < sys.size(); ++i) {
+        nonnegative[i] = sys.is_nonnegative(i) ? 1 : 0;
+    }
+    const auto atol = sys.abs_tolerances();
+    if (resume != nullptr) {
+        out.resume(sys.observables(), records);
+    }
+    else {
+        out.begin(sys.observables());
+        sys.observe(0.0, result.y0.data(), values.data());
+        out.record(0.0, values);
+        ++records;
+        if (options.inspect) {
+            options.inspect(0.0, result.y0.data());
+        }
+    }
+
     while (t < t_end) {
         const double t_stop = next_break < breaks.size() ? breaks[next_break] : t_end;
         const double t_record = std::min(static_cast<double>(next_record) * interval, t_end);
         const double target = std::min(t_record, t_stop);
         t = ode.advance(target, t_stop);
+        check_negative(sys, t, ode.y(), nonnegative, atol, options.negative_limit);
         // Whole records at multiples of the interval, and always the final time.
         const bool at_record = std::abs(t - t_record) <= 1e-12 * std::max(1.0, t_record);
         if (at_record) {
             sys.observe(t, ode.y(), values.data());
             out.record(t, values);
+            ++records;
             if (options.inspect) {
                 options.inspect(t, ode.y());
             }
@@ -436,6 +900,25 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
             ++next_break;
             ++result.stats.restarts;
         }
+        if (t < t_end && options.should_stop && options.should_stop()) {
+            // Stop here, between two output steps, with everything needed to go on later.
+            out.flush();
+            ode.add_statistics(result.stats);
+            result.interrupted = true;
+            result.y_end = ode.state();
+            result.budget = ode.budget();
+            auto& s = result.state;
+            s.t = t;
+            s.t_end = t_end;
+            s.y0 = result.y0;
+            s.y.assign(ode.y(), ode.y() + sys.size() + n_budget);
+            s.next_record = next_record;
+            s.next_break = next_break;
+            s.records = records;
+            s.rest = result.rest;
+            s.stats = result.stats;
+            return result;
+        }
     }
     out.end();
     result.y_end = ode.state();
@@ -445,16 +928,29 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
 }
 
 void memory_recorder::begin(const std::vector<observable_info>& observables) {
-    observables_ = observables;
+    observables_.clear();
+    source_.clear();
+    for (std::size_t k = 0; k < observables.size(); ++k) {
+        if (keep_.empty() || std::find(keep_.begin(), keep_.end(), observables[k].name) != keep_.end()) {
+            observables_.push_back(observables[k]);
+            source_.push_back(k);
+        }
+    }
     times_.clear();
-    columns_.assign(observables.size(), {});
+    columns_.assign(observables_.size(), {});
 }
 
 void memory_recorder::record(double t, std::span<const double> values) {
     times_.push_back(t);
-    for (std::size_t k = 0; k < values.size(); ++k) {
-        columns_[k].push_back(values[k]);
+    for (std::size_t k = 0; k < source_.size(); ++k) {
+        columns_[k].push_back(values[source_[k]]);
     }
+}
+
+double memory_recorder::bytes_per_record(std::size_t columns) const {
+    // 8 bytes per value and the time; x 2 for the spare capacity of vectors that grow by doubling.
+    const std::size_t kept = keep_.empty() ? columns : std::min(columns, keep_.size());
+    return 2.0 * 8.0 * static_cast<double>(kept + 1);
 }
 
 const std::vector<double>& memory_recorder::column(const std::string& name) const {
@@ -482,6 +978,26 @@ void tee_recorder::end() {
     for (auto* s: sinks_) {
         s->end();
     }
+}
+
+void tee_recorder::resume(const std::vector<observable_info>& observables, std::size_t rows) {
+    for (auto* s: sinks_) {
+        s->resume(observables, rows);
+    }
+}
+
+void tee_recorder::flush() {
+    for (auto* s: sinks_) {
+        s->flush();
+    }
+}
+
+double tee_recorder::bytes_per_record(std::size_t columns) const {
+    double total = 0;
+    for (const auto* s: sinks_) {
+        total += s->bytes_per_record(columns);
+    }
+    return total;
 }
 
 } // namespace cadyn

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cadyn/error.hpp>
 #include <cadyn/catalogue.hpp>
 #include <cadyn/units.hpp>
 
@@ -231,4 +232,15 @@ TEST(pulse_train, a_single_pulse_may_outlast_the_period) {
         h.rates();
         EXPECT_DOUBLE_EQ(h.out(0)[0], 0.0) << "t = " << t;
     }
+}
+
+TEST(pulse_train, refuses_a_train_too_long_to_stop_at_every_edge) {
+    // 1e9 pulses at 1 MHz over 2000 s would be 2e9 stops (16 GB of breakpoint times): a clear error up front.
+    cadyn::testing_support::mechanism_harness h("pulse_train", 1);
+    h.param("frequency") = {1e3};  // 1 MHz in 1/ms
+    h.param("count") = {1e9};
+    h.param("duration") = {1e-4};
+    EXPECT_THROW(h.breakpoints(2e6), cadyn::error);
+    h.param("count") = {10.0};
+    EXPECT_EQ(h.breakpoints(2e6).size(), 19U);  // 10 onsets and 10 ends, less the onset at t = 0
 }
