@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -324,7 +325,8 @@ int run(const run_arguments& args) {
         line("start:       the model's initial concentrations");
     }
     const auto breaks = sys.breakpoints(result.t_end);
-    const double last_stimulus = breaks.empty() ? 0.0 : breaks.back();
+    // Without a stimulus there is no decay to fit (the fit would only cost time on a long trace).
+    const double last_stimulus = breaks.empty() ? std::numeric_limits<double>::infinity() : breaks.back();
     bool have_trace = false;
     for (const auto& o: trace.observables()) {
         have_trace = have_trace || o.name == observable;
