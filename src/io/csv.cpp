@@ -133,9 +133,9 @@ void csv_recorder::resume(const std::vector<observable_info>& observables, std::
 }
 
 void csv_recorder::record(double t, std::span<const double> values) {
-    fmt::format_to(std::back_inserter(buffer_), "{:.10g}", t);
+    fmt::format_to(std::back_inserter(buffer_), "{}", t);
     for (const double v: values) {
-        fmt::format_to(std::back_inserter(buffer_), ",{:.10g}", v);
+        fmt::format_to(std::back_inserter(buffer_), ",{}", v);
     }
     buffer_ += '\n';
     ++rows_;

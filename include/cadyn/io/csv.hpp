@@ -10,7 +10,7 @@
 // A run that stopped on request (SIGINT/SIGTERM, see docs/robustness.md) is continued with resume(), which
 // appends to the same PATH.partial.
 //
-// Format: a header row "t [ms],cyt.ca [uM],...", then one row per record, numbers with 10 significant digits.
+// Format: a header row "t [ms],cyt.ca [uM],...", then one row per record, numbers in the shortest form that reads back to the same double (exact round trip).
 
 #include <filesystem>
 #include <string>
