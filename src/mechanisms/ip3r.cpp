@@ -11,8 +11,8 @@
 //
 // Capacity. In both papers the release flux per cytosolic volume is c1 v1 Po (c_er - c), with c1 = V_er / V_cyt:
 // v1 = 6 s^-1 is a rate per ER volume. Here the capacity is a permeability per membrane area, P [um/ms], so that
-// J = P A Po (c_er - c) [zmol/ms] and P A / V_er = v1. The first read is the ER Ca (where the released Ca comes
-// from), so a rate written in a model file ("6 s^-1") is converted with the ER's V/A and is exactly v1.
+// J = P A Po (c_er - c) [zmol/ms] and P A / V_er = v1. The reference compartment (mechanism_info::reference,
+// inner = the ER) makes a rate written in a model file ("6 s^-1") convert with the ER's V/A: exactly v1.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -25,8 +25,7 @@ namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 
-// Reads shared by both forms; the order is part of the contract (the first read is the reference compartment
-// for per-volume capacities).
+// Reads shared by both forms (indices into p.conc).
 constexpr std::size_t read_ca_er = 0;  // inner: lumen
 constexpr std::size_t read_ca_cyt = 1; // outer: cytosol
 constexpr std::size_t read_ip3 = 2;    // outer: cytosol

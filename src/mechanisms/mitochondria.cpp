@@ -119,7 +119,7 @@ public:
                     {"v0", &dims::potential, "-91 mV", -1000, 1000,
                      "reference potential V0 (matrix minus cytosol) at which the voltage factor is 1"},
                 },
-            // The substrate is matrix Ca: read first, so that vmax given per volume ("uM/s") refers to the matrix.
+            // The substrate is matrix Ca; a vmax given per volume ("uM/s") refers to the matrix (reference: inner).
             .reads = {{"ca", side::inner}, {"na", side::outer}},
             .outputs = {"ca"},
             .states = {},

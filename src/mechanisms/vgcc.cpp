@@ -35,8 +35,8 @@ enum : std::size_t {
     p_h_tau,
 };
 
-// Reads: the substrate comes from outside, so the outer side is read first (per-volume permeabilities given by
-// the user are converted with the volume of the first read's compartment).
+// Reads: the outer side (where the Ca comes from), then the inner one. A permeability given per volume refers to
+// the cytosol (mechanism_info::reference, inner).
 enum : std::size_t { r_out, r_in };
 enum : std::size_t { s_m, s_h };
 

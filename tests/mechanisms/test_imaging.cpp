@@ -116,7 +116,9 @@ TEST(vgcc, metadata) {
     const mechanism_info& info = m->info();
     EXPECT_EQ(info.kind, mechanism_kind::membrane);
     EXPECT_FALSE(info.is_stimulus);
-    // The substrate comes from outside: the outer side is read first (per-volume permeabilities refer to it).
+    // The substrate comes from outside: the outer side is read first; per-volume permeabilities refer to the
+    // cytosol (the reference compartment).
+    EXPECT_EQ(info.reference, side::inner);
     ASSERT_EQ(info.reads.size(), 2u);
     EXPECT_EQ(info.reads[0].species, "ca");
     EXPECT_EQ(info.reads[0].where, side::outer);

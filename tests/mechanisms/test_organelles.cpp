@@ -63,7 +63,9 @@ TEST(mcu, metadata) {
     const mechanism_info& info = m->info();
     EXPECT_EQ(info.kind, mechanism_kind::membrane);
     EXPECT_FALSE(info.is_stimulus);
-    // The substrate side (cytosol = outer) is read first, then the matrix.
+    // The substrate side (cytosol = outer) is read first, then the matrix; per-volume capacities refer to the
+    // cytosol.
+    EXPECT_EQ(info.reference, side::outer);
     ASSERT_EQ(info.reads.size(), 2u);
     EXPECT_EQ(info.reads[0].species, "ca");
     EXPECT_EQ(info.reads[0].where, side::outer);

@@ -270,7 +270,7 @@ TEST(ip3r_li_rinzel, hopf_points_of_the_li_rinzel_cell) {
 
 // The whole Li-Rinzel model written as a cadyn model: cytosol and ER (V_er/V_cyt = c1 = 0.185), total Ca
 // c0 = 2 uM per cytosolic volume, IP3 constant (nothing changes it), the published parameters written as in the
-// paper: v1 = "6 s^-1" and v2 = "0.11 s^-1" per ER volume (the first read of both is the ER), v3 = 0.9 uM/s.
+// paper: v1 = "6 s^-1" and v2 = "0.11 s^-1" per ER volume (both channels' reference compartment is the ER), v3 = 0.9 uM/s.
 std::string li_rinzel_model(const std::string& channel, double ip3, double t_end_s) {
     const double c_start = 0.1;
     const double c_er_start = (2.0 - c_start) / 0.185;

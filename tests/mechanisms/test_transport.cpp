@@ -100,7 +100,8 @@ TEST(ncx, metadata) {
     EXPECT_EQ(info.kind, mechanism_kind::membrane);
     EXPECT_FALSE(info.is_stimulus);
     ASSERT_EQ(info.reads.size(), 4u);
-    // Ca inner first: "uM/s" capacities are converted with the cytosol's volume.
+    // "uM/s" capacities are converted with the cytosol's volume (the reference compartment).
+    EXPECT_EQ(info.reference, side::inner);
     EXPECT_EQ(info.reads[0].species, "ca");
     EXPECT_EQ(info.reads[0].where, side::inner);
     EXPECT_EQ(info.reads[1].species, "ca");

@@ -8,27 +8,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cli_helpers.hpp"
+
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct command_result {
-    int status;
-    std::string output;
-};
-
-command_result run_command(const std::string& args) {
-    const std::string command = std::string(CADYN_BINARY) + " " + args + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string output;
-    std::array<char, 4096> buffer{};
-    while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-        output += buffer.data();
-    }
-    const int raw = pclose(pipe);
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, output};
-}
+using cadyn::testing::run_command;
 
 fs::path fresh_dir(const std::string& name) {
     const auto dir = fs::temp_directory_path() / ("cadyn_test_" + name + "_" + std::to_string(::getpid()));

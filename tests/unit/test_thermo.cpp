@@ -12,6 +12,8 @@
 #include <cadyn/thermo.hpp>
 #include <cadyn/units.hpp>
 
+#include "cli_helpers.hpp"
+
 namespace th = cadyn::thermo;
 using ::testing::HasSubstr;
 
@@ -88,22 +90,7 @@ TEST(thermo, bad_inputs_are_errors) {
     EXPECT_THROW(th::delta_g_atp(5000, -1, 5000, body), cadyn::error);
 }
 
-namespace {
-struct command_result {
-    int status;
-    std::string output;
-};
-command_result run_command(const std::string& args) {
-    FILE* pipe = popen((std::string(CADYN_BINARY) + " " + args + " 2>&1").c_str(), "r");
-    std::string output;
-    std::array<char, 4096> buffer{};
-    while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-        output += buffer.data();
-    }
-    const int raw = pclose(pipe);
-    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, output};
-}
-} // namespace
+using cadyn::testing::run_command;
 
 TEST(thermo_cli, nernst_prints_the_seed_value) {
     const auto r = run_command("thermo nernst --ion ca --in 100nM --out 1.5mM --temp 37degC");
