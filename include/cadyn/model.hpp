@@ -15,7 +15,9 @@
 //    compartment (a reaction such as buffer binding), with its parameters.
 //  - reaction / rule: user kinetics written as math expressions (docs/expressions.md).
 
+#include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,10 +37,56 @@ struct species_spec {
 
 struct compartment_spec {
     std::string name;
-    double volume = 0;     // [um^3]
+    double volume = 0;     // [um^3] (spatial models: fraction x the geometry's volume)
     double surface = 0;    // [um^2] from its geometry (sphere, cylinder), 0 when only a volume was given
     bool clamped = false;  // concentrations held fixed
     std::map<std::string, double> initial;  // species -> [uM]
+    // Spatial models (model_spec::geometry set): every non-clamped compartment fills `fraction` of each voxel
+    // (co-located regions, like NEURON rxd's FractionalVolume: cytosol 0.83 and ER 0.17 share the voxels), and
+    // its species diffuse with these coefficients [um^2/ms] (absent: fixed in place).
+    double fraction = 1;
+    std::map<std::string, double> diffusion;
+    source_location where;
+};
+
+// The space a spatial model lives in, discretised into voxels by build_grid() (cadyn/geometry.hpp).
+//  - cable: a cylinder of `length` and `diameter` cut into voxels[0] slices along x (a dendrite or axon); the
+//    membrane is its lateral surface; faces "left" (x = 0) and "right" (x = length).
+//  - shells: concentric spherical shells between inner_radius (may be 0) and outer_radius, voxels[0] of them,
+//    over `solid_fraction` of the full sphere (1: a soma; 0.5: the half-space under a membrane patch, radially
+//    symmetric around a channel). Faces "inner" and "outer"; the membrane is "outer" by default.
+//  - axisymmetric: a cylinder r in [0, radius], z in [0, depth] under a membrane patch at z = 0, voxels[0] rings
+//    by voxels[1] layers; a channel sits on the axis. Faces "top" (z = 0, the membrane), "side" (r = radius),
+//    "bottom" (z = depth).
+//  - box: x, y, z in [0, size[0..2]], voxels[0..2] voxels; faces "x0", "x1", "y0", "y1", "z0" (the membrane by
+//    default), "z1".
+// Non-uniform grids: with finest[k] > 0 the spacing along axis k grows geometrically from finest[k] at the
+// origin side (the inner radius, the axis, the membrane) so that the voxels[k] cells fill the length exactly.
+struct geometry_spec {
+    enum class kind { none, cable, shells, axisymmetric, box };
+    kind type = kind::none;
+    double length = 0;         // cable [um]
+    double diameter = 0;       // cable [um]
+    double inner_radius = 0;   // shells [um]
+    double outer_radius = 0;   // shells [um]
+    double solid_fraction = 1; // shells: fraction of the full sphere
+    double radius = 0;         // axisymmetric [um]
+    double depth = 0;          // axisymmetric [um]
+    std::array<double, 3> size{0, 0, 0};   // box [um]
+    std::array<std::size_t, 3> voxels{1, 1, 1};
+    std::array<double, 3> finest{0, 0, 0}; // [um]; 0: uniform
+    std::string membrane_face;             // empty: the geometry's default
+    std::vector<std::string> clamped_faces;  // held at the initial concentrations (a far boundary, a bath)
+    source_location where;
+
+    bool spatial() const { return type != kind::none; }
+};
+
+// A named position in a spatial model, for observables ("cyt.ca@sensor"): coordinates in the geometry's own
+// axes [um] (cable: x; shells: r; axisymmetric: r, z; box: x, y, z); missing coordinates are 0.
+struct point_spec {
+    std::string name;
+    std::array<double, 3> at{0, 0, 0};
     source_location where;
 };
 
@@ -79,6 +127,13 @@ struct mechanism_spec {
     std::string store;     // for mechanisms that sense a store (side::store): the store compartment
     std::map<std::string, double> parameters;  // canonical units; after validation every declared one is present
     std::map<std::string, source_location> parameter_where;  // where each given parameter was written
+    // Spatial models: a mechanism placed `at` a point acts only in the voxel (volume) or on the membrane face
+    // (membrane) nearest to it (a single channel); otherwise it acts in every voxel or on every membrane face.
+    std::optional<std::array<double, 3>> at;
+    // Spatial models: the diffusion coefficient [um^2/ms] of a volume mechanism's states (a mobile buffer or dye:
+    // the bound form moves with the buffer; free and bound forms are taken to diffuse alike, so the total
+    // buffer stays uniform). 0: fixed in place.
+    double diffusion = 0;
     source_location where;
 };
 
@@ -132,6 +187,9 @@ struct event_spec {
 struct record_spec {
     double interval = 1.0;               // [ms] between records
     std::vector<std::string> observables;  // empty: every free species concentration and every mechanism flux
+    // Spatial models: fields ("cyt.ca", or a mechanism state "calbindin.bound") written voxel by voxel to
+    // fields.h5 at every record.
+    std::vector<std::string> fields;
     source_location where;
 };
 
@@ -143,6 +201,10 @@ enum class start_from { initial, steady_state };
 // quotients (one rhs evaluation per state; the plain reference path).
 enum class jacobian_method { coloured, dense };
 
+// CVODE's (and KINSOL's) linear solver: dense LU, sparse LU (KLU, for spatial models: the Jacobian's pattern
+// comes from system::jacobian_pattern()), or automatic (dense up to 200 states, KLU above).
+enum class linear_solver { automatic, dense, klu };
+
 struct run_spec {
     double t_end = 1000;        // [ms]
     double rtol = 1e-6;         // relative tolerance
@@ -150,6 +212,7 @@ struct run_spec {
     double max_step = 0;        // [ms], 0 = unlimited
     long max_steps = 1000000;   // CVODE's internal steps allowed between two output times
     jacobian_method jacobian = jacobian_method::coloured;
+    linear_solver linear = linear_solver::automatic;
     start_from start = start_from::initial;
     std::string report_compartment;  // compartment whose Ca the summary reports; empty: "cyt", else first free one
     std::string report_species = "ca";
@@ -170,12 +233,15 @@ struct model_spec {
     std::vector<reaction_spec> reactions;
     std::vector<rule_spec> rules;
     std::vector<event_spec> events;
+    geometry_spec geometry;           // none: a point model (every compartment well mixed)
+    std::vector<point_spec> points;
     run_spec run;
     record_spec record;
 
     const compartment_spec* find_compartment(const std::string& name) const;
     const membrane_spec* find_membrane(const std::string& name) const;
     const species_spec* find_species(const std::string& name) const;
+    const point_spec* find_point(const std::string& name) const;
 };
 
 // The compartment a mechanism of this kind placed as `mech` reaches on side `s`: its own compartment (volume

@@ -31,6 +31,7 @@ const compartment_spec* model_spec::find_compartment(const std::string& n) const
 }
 const membrane_spec* model_spec::find_membrane(const std::string& n) const { return find_by_name(membranes, n); }
 const species_spec* model_spec::find_species(const std::string& n) const { return find_by_name(species, n); }
+const point_spec* model_spec::find_point(const std::string& n) const { return find_by_name(points, n); }
 
 std::string compartment_on(const model_spec& model, const mechanism_spec& mech, mechanism_kind kind, side s) {
     if (s == side::store) {
