@@ -46,6 +46,15 @@ struct compartment_spec {
     // its species diffuse with these coefficients [um^2/ms] (absent: fixed in place).
     double fraction = 1;
     std::map<std::string, double> diffusion;
+    // Spatial models: a different initial concentration [uM] of one species in the voxels whose centre lies
+    // between `from` and `to` [um] along the geometry's first axis (a puff of IP3 at one end of a dendrite).
+    struct patch {
+        std::string species;
+        double value = 0;
+        double from = 0;
+        double to = 0;
+    };
+    std::vector<patch> patches;
     source_location where;
 };
 
