@@ -7,6 +7,13 @@ find_package(CLI11 2.1 REQUIRED CONFIG)
 find_package(muparser REQUIRED CONFIG)
 find_package(PkgConfig REQUIRED)
 
+# HDF5 (src/io/hdf5.cpp): Debian's serial build through its pkg-config file hdf5-serial (libhdf5-dev); Debian's
+# "hdf5" pkg-config name and find_package(HDF5) can resolve to the OpenMPI build when libhdf5-openmpi-dev is
+# installed too, so it is named explicitly. cadyn_hdf5 carries its include folder and library.
+pkg_check_modules(HDF5_SERIAL REQUIRED IMPORTED_TARGET hdf5-serial)
+add_library(cadyn_hdf5 INTERFACE)
+target_link_libraries(cadyn_hdf5 INTERFACE PkgConfig::HDF5_SERIAL)
+
 
 # UDUNITS-2 has no CMake config; find the header and library directly.
 find_path(UDUNITS2_INCLUDE_DIR udunits2.h PATH_SUFFIXES udunits2 REQUIRED)

@@ -10,6 +10,8 @@ packages=(
     libsundials-dev libtomlplusplus-dev libcli11-dev libfmt-dev libudunits2-dev libmuparser-dev
     libgtest-dev libgmock-dev
     python3 python3-matplotlib python3-numpy
+    # HDF5 output (serial libhdf5; src/io/hdf5.cpp) and reading it back in Python (tests, scripts/plot_fields.py)
+    libhdf5-dev python3-h5py
     # clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer for readable reports: the fuzz targets
     # (fuzz/, scripts/test.sh)
     clang-14 libclang-rt-14-dev llvm-14

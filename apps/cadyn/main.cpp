@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     add_mechanisms(app, status);
     add_default_model(app, status);
     add_thermo(app, status);
+    add_nanodomain(app, status);
     try {
         app.parse(argc, argv);
     }

@@ -18,6 +18,8 @@
 #include <fmt/core.h>
 
 #include <cadyn/analysis.hpp>
+#include <cadyn/geometry.hpp>
+#include <cadyn/io/hdf5.hpp>
 #include <cadyn/io/checkpoint.hpp>
 #include <cadyn/io/csv.hpp>
 #include <cadyn/io/model_file.hpp>
@@ -118,16 +120,69 @@ std::string report_compartment(const model_spec& m) {
 
 // The plotting script: $CADYN_PLOT_SCRIPT, else the one in the source tree this binary was built from, else the
 // installed copy.
-std::filesystem::path plot_script() {
-    if (const char* env = std::getenv("CADYN_PLOT_SCRIPT")) {
+std::filesystem::path plot_script(const char* name = "plot_traces.py") {
+    if (const char* env = std::getenv("CADYN_PLOT_SCRIPT"); env != nullptr && std::string(name) == "plot_traces.py") {
         return env;
     }
-    const std::filesystem::path source = std::filesystem::path(CADYN_SOURCE_DIR) / "scripts" / "plot_traces.py";
+    const std::filesystem::path source = std::filesystem::path(CADYN_SOURCE_DIR) / "scripts" / name;
     if (std::filesystem::exists(source)) {
         return source;
     }
-    return std::filesystem::path(CADYN_INSTALL_DATADIR) / "plot_traces.py";
+    return std::filesystem::path(CADYN_INSTALL_DATADIR) / name;
 }
+
+// results.h5: the traces, the run's metadata and (spatial models) the fields voxel by voxel at every record.
+class results_file final: public recorder {
+public:
+    results_file(const std::filesystem::path& path, const system& sys, const run_metadata& meta):
+        h5_(path, meta), sys_(sys) {
+        if (const auto* g = sys.mesh()) {
+            const auto& wanted = sys.model().record.fields;
+            const auto& all = sys.fields();
+            for (std::size_t k = 0; k < all.size(); ++k) {
+                // Default: every spatial species (not the mechanism states).
+                const bool chosen = wanted.empty() ? is_species(sys.model(), all[k].name)
+                                                   : std::find(wanted.begin(), wanted.end(), all[k].name) != wanted.end();
+                if (chosen) {
+                    chosen_.push_back(all[k]);
+                    offsets_.push_back(sys.field_offset(k));
+                }
+            }
+            h5_.write_grid(*g, geometry_name(sys.model().geometry.type));
+            h5_.begin_fields(chosen_, g->size());
+            values_.resize(chosen_.size() * g->size());
+        }
+    }
+    void begin(const std::vector<observable_info>& observables) override { h5_.begin(observables); }
+    void record(double t, std::span<const double> values) override { h5_.record(t, values); }
+    void record_state(double t, const double* y) override {
+        if (chosen_.empty()) {
+            return;
+        }
+        const std::size_t n = sys_.mesh()->size();
+        for (std::size_t k = 0; k < chosen_.size(); ++k) {
+            std::copy(y + offsets_[k], y + offsets_[k] + n, values_.begin() + static_cast<long>(k * n));
+        }
+        h5_.append_fields(t, values_);
+    }
+    void end() override { h5_.end(); }
+    void flush() override { h5_.flush(); }
+    bool has_fields() const { return !chosen_.empty(); }
+    const std::filesystem::path& path() const { return h5_.path(); }
+
+private:
+    // "cyt.ca" (a species in a compartment) rather than "calbindin.bound" (a mechanism state).
+    static bool is_species(const model_spec& m, const std::string& name) {
+        const auto dot = name.find('.');
+        return dot != std::string::npos && m.find_compartment(name.substr(0, dot)) != nullptr &&
+               m.find_species(name.substr(dot + 1)) != nullptr;
+    }
+    hdf5_recorder h5_;
+    const system& sys_;
+    std::vector<observable_info> chosen_;
+    std::vector<std::size_t> offsets_;
+    std::vector<double> values_;
+};
 
 std::string shell_quote(const std::string& s) {
     std::string out = "'";
@@ -263,8 +318,26 @@ int run(const run_arguments& args) {
         std::filesystem::remove(out_dir / "checkpoint");  // it belongs to an earlier run of this folder
     }
     csv_recorder csv(out_dir / "traces.csv", flush_seconds());
+    // results.h5 cannot be continued: a resumed run writes traces.csv only.
+    std::optional<results_file> h5;
+    if (!resuming) {
+        run_metadata meta{model.name, source, source_text, {}};
+        meta.attributes = {{"start", options.start.value_or(model.run.start) == start_from::steady_state
+                                         ? "steady_state"
+                                         : "initial"},
+                           {"t_end_ms", fmt::format("{}", t_end)},
+                           {"rtol", fmt::format("{}", model.run.rtol)},
+                           {"atol_uM", fmt::format("{}", model.run.atol)},
+                           {"model_hash", hash}};
+        h5.emplace(out_dir / "results.h5", sys, meta);
+    }
     // A continued run's summary reads the whole trace back from traces.csv at the end.
-    tee_recorder both(resuming ? std::vector<recorder*>{&csv} : std::vector<recorder*>{&csv, &memory});
+    std::vector<recorder*> sinks{&csv};
+    if (!resuming) {
+        sinks.push_back(&memory);
+        sinks.push_back(&*h5);
+    }
+    tee_recorder both(sinks);
     progress_bar bar;
     options.progress = [&bar](double t, double t_end_) { bar(t, t_end_); };
     options.should_stop = [] { return stop_signal != 0; };
@@ -379,7 +452,8 @@ int run(const run_arguments& args) {
     line(fmt::format("budget:      every compartment's change of total equals its channels to {:.1e} of the amounts "
                      "(budget.csv)",
                      worst));
-    line(fmt::format("wrote:       {}, {}", (out_dir / "traces.csv").string(), (out_dir / "budget.csv").string()));
+    line(fmt::format("wrote:       {}, {}{}", (out_dir / "traces.csv").string(), (out_dir / "budget.csv").string(),
+                     h5 ? ", " + h5->path().string() : std::string()));
 
     int status = ok;
     if (!args.no_plot) {
@@ -395,6 +469,21 @@ int run(const run_arguments& args) {
             fmt::print(stderr, "error: plotting failed ({}); the traces are in {}\n", command,
                        (out_dir / "traces.csv").string());
             status = output_failed;
+        }
+        if (h5 && h5->has_fields()) {
+            // Kymographs and profiles of the fields.
+            const std::string fields_command =
+                fmt::format("/usr/bin/python3 {} {} --out {} > /dev/null", shell_quote(plot_script("plot_fields.py").string()),
+                            shell_quote(h5->path().string()), shell_quote(out_dir.string()));
+            if (std::system(fields_command.c_str()) == 0) {
+                line(fmt::format("fields:      kymographs and profiles in {} (*_kymograph.png, *_profiles.png)",
+                                 out_dir.string()));
+            }
+            else {
+                fmt::print(stderr, "error: plotting the fields failed ({}); they are in {}\n", fields_command,
+                           h5->path().string());
+                status = output_failed;
+            }
         }
     }
     fmt::print("{}", text);

@@ -56,6 +56,13 @@ struct grid {
 // (finest * voxels > length), an unknown face name in membrane_face or clamped_faces.
 grid build_grid(const geometry_spec& geometry);
 
+// Exact measures of the continuous geometry (a grid's voxels and faces add up to them): its volume [um^3] and
+// the area [um^2] of one of its named faces (0 for an unknown name). In src/model/geometry_measure.cpp.
+double geometry_volume(const geometry_spec& geometry);
+double geometry_face_area(const geometry_spec& geometry, const std::string& face);
+// "cable", "shells", "axisymmetric", "box" ("none" for a point model).
+std::string geometry_name(geometry_spec::kind kind);
+
 // The names of the boundary faces of a geometry kind, and the default membrane face.
 std::vector<std::string> face_names(geometry_spec::kind kind);
 std::string default_membrane_face(geometry_spec::kind kind);

@@ -141,7 +141,8 @@ struct mechanism_spec {
     std::optional<std::array<double, 3>> at;
     // Spatial models: the diffusion coefficient [um^2/ms] of a volume mechanism's states (a mobile buffer or dye:
     // the bound form moves with the buffer; free and bound forms are taken to diffuse alike, so the total
-    // buffer stays uniform). 0: fixed in place.
+    // buffer stays uniform). 0: the mechanism's own `diffusion` parameter if it has one (buffers and dyes do:
+    // the model file's `diffusion = "..."`), else fixed in place.
     double diffusion = 0;
     source_location where;
 };

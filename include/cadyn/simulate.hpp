@@ -31,6 +31,12 @@ public:
     virtual ~recorder() = default;
     virtual void begin(const std::vector<observable_info>& observables) = 0;
     virtual void record(double t, std::span<const double> values) = 0;
+    // The whole state y (system::size() values) at the time of the record() just made, for recorders that write
+    // spatial fields voxel by voxel. Default: ignored.
+    virtual void record_state(double t, const double* y) {
+        static_cast<void>(t);
+        static_cast<void>(y);
+    }
     virtual void end() {}
     // Continue a run that stopped after `rows` records (see simulation_state): instead of begin(). A recorder
     // that cannot pick up where it left off starts afresh (the default).
@@ -78,6 +84,7 @@ public:
     explicit tee_recorder(std::vector<recorder*> sinks): sinks_(std::move(sinks)) {}
     void begin(const std::vector<observable_info>& observables) override;
     void record(double t, std::span<const double> values) override;
+    void record_state(double t, const double* y) override;
     void end() override;
     void resume(const std::vector<observable_info>& observables, std::size_t rows) override;
     void flush() override;

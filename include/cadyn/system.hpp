@@ -24,6 +24,8 @@
 
 namespace cadyn {
 
+struct grid;
+
 // What a recorded column is.
 struct observable_info {
     std::string name;  // "cyt.ca", "calbindin.bound", "pmca.ca_flux", "pm.V", "fluo4.F_F0", or a user variable
@@ -135,6 +137,17 @@ public:
 
     // Absolute tolerance for each state (the model's atol scaled to each state's unit).
     std::vector<double> abs_tolerances() const;
+
+    // Spatial models. mesh(): the voxels (null for a point model). In a spatial model every non-clamped
+    // compartment has one site per voxel: the concentrations of a species are grid.size() consecutive states
+    // from state_index(), and observables name volume averages ("cyt.ca"), values at named points
+    // ("cyt.ca@sensor") and mechanism states averaged over their instances.
+    const grid* mesh() const;
+    // Every field that can be written voxel by voxel: spatial species ("cyt.ca") and the states of volume
+    // mechanisms present in every voxel ("calbindin.bound"), in canonical units.
+    const std::vector<observable_info>& fields() const;
+    // The y index of voxel 0 of field k (its values are the grid.size() states from there).
+    std::size_t field_offset(std::size_t k) const;
 
 private:
     struct impl;

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include <cadyn/catalogue.hpp>
+#include <cadyn/geometry.hpp>
 #include <cadyn/io/model_file.hpp>
 #include <cadyn/units.hpp>
 
@@ -205,7 +206,11 @@ private:
 
     void read_header(const toml::table& root);
     void read_species(const toml::table& root);
+    void read_geometry(const toml::table& root);
+    void read_points(const toml::table& root);
+    std::optional<std::array<double, 3>> position(const toml::node& node, const std::string& key);
     void read_compartments(const toml::table& root);
+    void read_spatial_compartment(const toml::table& t, const std::string& path, compartment_spec& c);
     void read_membranes(const toml::table& root);
     potential_protocol read_protocol(const toml::table& t, const std::string& path, double holding);
     std::vector<double> quantity_list(const toml::table& t, const std::string& key, const std::string& path,
@@ -227,7 +232,8 @@ private:
 void reader::read_header(const toml::table& root) {
     check_keys(root, "",
                {"format_version", "name", "description", "temperature", "species", "compartments", "membranes",
-                "mechanisms", "buffers", "stimuli", "parameters", "reactions", "rules", "events", "run", "record"});
+                "mechanisms", "buffers", "stimuli", "parameters", "reactions", "rules", "events", "run", "record",
+                "geometry", "points"});
     const auto* version = root.get("format_version");
     if (version == nullptr) {
         report(root, "format_version",
@@ -289,13 +295,258 @@ void reader::read_species(const toml::table& root) {
     }
 }
 
+// A position: one length (the first coordinate) or a list of up to three.
+std::optional<std::array<double, 3>> reader::position(const toml::node& node, const std::string& key) {
+    std::array<double, 3> at{0, 0, 0};
+    if (const auto* arr = node.as_array()) {
+        if (arr->empty() || arr->size() > 3) {
+            report(node, key, "expected one to three lengths, e.g. [\"20 nm\", \"0 nm\"]");
+            return std::nullopt;
+        }
+        for (std::size_t k = 0; k < arr->size(); ++k) {
+            const auto v = quantity(*arr->get(k), key, dims::length);
+            if (!v) {
+                return std::nullopt;
+            }
+            at[k] = *v;
+        }
+        return at;
+    }
+    const auto v = quantity(node, key, dims::length);
+    if (!v) {
+        return std::nullopt;
+    }
+    at[0] = *v;
+    return at;
+}
+
+void reader::read_geometry(const toml::table& root) {
+    const auto* node = root.get("geometry");
+    if (node == nullptr) {
+        return;
+    }
+    const auto* t = node->as_table();
+    if (t == nullptr) {
+        report(*node, "geometry", "expected a table [geometry]");
+        return;
+    }
+    auto& g = m_.geometry;
+    g.where = where(*t);
+    const std::string path = "geometry.";
+    const auto type = get_string(*t, "type", path, true).value_or("");
+    std::set<std::string> keys = {"type", "voxels", "finest", "membrane_face", "clamped_faces"};
+    std::vector<std::pair<std::string, double*>> lengths;
+    std::size_t axes = 1;
+    if (type == "cable") {
+        g.type = geometry_spec::kind::cable;
+        lengths = {{"length", &g.length}, {"diameter", &g.diameter}};
+    }
+    else if (type == "shells") {
+        g.type = geometry_spec::kind::shells;
+        lengths = {{"outer_radius", &g.outer_radius}};
+        keys.insert({"inner_radius", "solid_fraction"});
+        g.inner_radius = get_quantity(*t, "inner_radius", path, dims::length, false).value_or(0.0);
+        g.solid_fraction = get_quantity(*t, "solid_fraction", path, dims::dimensionless, false).value_or(1.0);
+        if (!(g.solid_fraction > 0 && g.solid_fraction <= 1)) {
+            report(*t->get("solid_fraction"), path + "solid_fraction",
+                   "expected a fraction of the full sphere in (0, 1] (0.5: a half-space under a membrane)");
+            g.solid_fraction = 1;
+        }
+        if (g.inner_radius < 0) {
+            report(*t->get("inner_radius"), path + "inner_radius", "expected a radius >= 0");
+            g.inner_radius = 0;
+        }
+    }
+    else if (type == "axisymmetric") {
+        g.type = geometry_spec::kind::axisymmetric;
+        lengths = {{"radius", &g.radius}, {"depth", &g.depth}};
+        axes = 2;
+    }
+    else if (type == "box") {
+        g.type = geometry_spec::kind::box;
+        keys.insert("size");
+        axes = 3;
+        const auto* size = t->get("size");
+        const auto* arr = size != nullptr ? size->as_array() : nullptr;
+        if (arr == nullptr || arr->size() != 3) {
+            report(size != nullptr ? *size : static_cast<const toml::node&>(*t), path + "size",
+                   "expected three lengths, e.g. [\"2 um\", \"2 um\", \"1 um\"]");
+        }
+        else {
+            for (std::size_t k = 0; k < 3; ++k) {
+                g.size[k] = quantity(*arr->get(k), path + "size", dims::length).value_or(0.0);
+                if (!(g.size[k] > 0)) {
+                    report(*arr->get(k), path + "size", "expected positive lengths");
+                }
+            }
+        }
+    }
+    else if (!type.empty()) {
+        report(*t->get("type"), path + "type",
+               fmt::format("expected \"cable\", \"shells\", \"axisymmetric\" or \"box\", got \"{}\"", type));
+    }
+    for (const auto& [key, target]: lengths) {
+        keys.insert(key);
+        const auto v = get_quantity(*t, key, path, dims::length, true);
+        check_positive(*t, key, path, v, dims::length);
+        *target = v.value_or(0.0);
+    }
+    check_keys(*t, path, keys);
+    if (g.type == geometry_spec::kind::shells && g.inner_radius >= g.outer_radius && g.outer_radius > 0) {
+        report(*t, path + "inner_radius", "the inner radius must be smaller than the outer radius");
+    }
+    // voxels: a whole number (first axis) or one per axis.
+    if (const auto* v = t->get("voxels")) {
+        std::vector<const toml::node*> items;
+        if (const auto* arr = v->as_array()) {
+            for (const auto& el: *arr) {
+                items.push_back(&el);
+            }
+        }
+        else {
+            items.push_back(v);
+        }
+        if (items.size() != axes && !(items.size() == 1 && axes == 1)) {
+            report(*v, path + "voxels", fmt::format("expected {} whole numbers, one per axis", axes));
+        }
+        for (std::size_t k = 0; k < std::min<std::size_t>(items.size(), 3); ++k) {
+            const auto* i = items[k]->as_integer();
+            if (i == nullptr || i->get() < 1 || i->get() > 100000000) {
+                report(*items[k], path + "voxels", "expected a whole number of voxels >= 1");
+            }
+            else {
+                g.voxels[k] = static_cast<std::size_t>(i->get());
+            }
+        }
+    }
+    else if (g.spatial()) {
+        report(*t, path + "voxels", "missing: how many voxels along each axis, e.g. voxels = 100");
+    }
+    if (const auto* f = t->get("finest")) {
+        if (const auto* arr = f->as_array()) {
+            for (std::size_t k = 0; k < std::min<std::size_t>(arr->size(), 3); ++k) {
+                g.finest[k] = quantity(*arr->get(k), path + "finest", dims::length).value_or(0.0);
+            }
+        }
+        else if (const auto v = quantity(*f, path + "finest", dims::length)) {
+            g.finest.fill(*v);
+            if (g.type == geometry_spec::kind::cable || g.type == geometry_spec::kind::box) {
+                report(*f, path + "finest", "graded grids are for shells and axisymmetric geometries; a cable or "
+                                            "a box takes a list with 0 for uniform axes");
+            }
+        }
+    }
+    g.membrane_face = get_string(*t, "membrane_face", path, false).value_or("");
+    if (const auto* cf = t->get("clamped_faces")) {
+        const auto* arr = cf->as_array();
+        if (arr == nullptr) {
+            report(*cf, path + "clamped_faces", "expected a list of face names, e.g. [\"outer\"]");
+        }
+        else {
+            for (const auto& el: *arr) {
+                if (const auto* s = el.as_string()) {
+                    g.clamped_faces.push_back(s->get());
+                }
+                else {
+                    report(el, path + "clamped_faces", "expected face names as strings");
+                }
+            }
+        }
+    }
+    if (g.spatial() && !reported_under("geometry")) {
+        try {
+            static_cast<void>(build_grid(g));  // reports bad gradings and face names
+        }
+        catch (const model_error& e) {
+            for (const auto& d: e.problems()) {
+                problems_.push_back(d);
+            }
+        }
+    }
+}
+
+void reader::read_points(const toml::table& root) {
+    each_table(root, "points", [&](const toml::table& t, const std::string& path) {
+        check_keys(t, path, {"name", "at"});
+        point_spec p;
+        p.where = where(t);
+        p.name = get_string(t, "name", path, true).value_or("");
+        if (!m_.geometry.spatial()) {
+            report(t, path + "name", "only spatial models have points: add a [geometry]");
+        }
+        if (const auto* at = t.get("at")) {
+            p.at = position(*at, path + "at").value_or(p.at);
+        }
+        else {
+            report(t, path + "at", "missing: where the point is, e.g. at = \"20 nm\"");
+        }
+        if (m_.find_point(p.name) != nullptr) {
+            report(t, path + "name", fmt::format("a point named '{}' is already defined", p.name));
+        }
+        m_.points.push_back(std::move(p));
+    });
+}
+
+// Spatial compartments: volume fraction of each voxel, diffusion coefficients, initial patches.
+void reader::read_spatial_compartment(const toml::table& t, const std::string& path, compartment_spec& c) {
+    c.fraction = get_quantity(t, "fraction", path, dims::dimensionless, false).value_or(1.0);
+    if (!(c.fraction > 0 && c.fraction <= 1)) {
+        report(*t.get("fraction"), path + "fraction", "expected a volume fraction in (0, 1]");
+        c.fraction = 1;
+    }
+    if (const auto* node = t.get("diffusion")) {
+        if (const auto* dt = node->as_table()) {
+            for (const auto& [k, v]: *dt) {
+                const std::string species(k.str());
+                if (const auto d = quantity(v, path + "diffusion." + species, dims::diffusivity)) {
+                    if (*d < 0) {
+                        report(v, path + "diffusion." + species, "expected a diffusion coefficient >= 0");
+                    }
+                    c.diffusion[species] = *d;
+                }
+            }
+        }
+        else {
+            report(*node, path + "diffusion", "expected a table, e.g. { ca = \"220 um^2/s\" }");
+        }
+    }
+    each_table(t, "patches", [&](const toml::table& pt, const std::string& sub) {
+        const std::string p = path + sub;
+        check_keys(pt, p, {"species", "value", "from", "to"});
+        compartment_spec::patch patch;
+        patch.species = get_string(pt, "species", p, true).value_or("");
+        patch.value = get_quantity(pt, "value", p, dims::concentration, true).value_or(0.0);
+        patch.from = get_quantity(pt, "from", p, dims::length, true).value_or(0.0);
+        patch.to = get_quantity(pt, "to", p, dims::length, true).value_or(0.0);
+        if (patch.value < 0) {
+            report(pt, p + "value", "expected a concentration >= 0");
+        }
+        if (patch.to < patch.from) {
+            report(pt, p + "to", "expected to >= from");
+        }
+        c.patches.push_back(std::move(patch));
+    });
+}
+
 void reader::read_compartments(const toml::table& root) {
     each_table(root, "compartments", [&](const toml::table& t, const std::string& path) {
-        check_keys(t, path, {"name", "volume", "radius", "length", "clamped", "concentrations"});
+        check_keys(t, path, {"name", "volume", "radius", "length", "clamped", "concentrations", "fraction",
+                             "diffusion", "patches"});
         compartment_spec c;
         c.where = where(t);
         c.name = get_string(t, "name", path, true).value_or("");
         c.clamped = get_bool(t, "clamped", path).value_or(false);
+        const bool spatial = m_.geometry.spatial();
+        if (!spatial) {
+            for (const char* key: {"fraction", "diffusion", "patches"}) {
+                if (const auto* node = t.get(key)) {
+                    report(*node, path + key, "only spatial models have this key: add a [geometry]");
+                }
+            }
+        }
+        else {
+            read_spatial_compartment(t, path, c);
+        }
         const auto volume = get_quantity(t, "volume", path, dims::volume, false);
         const auto radius = get_quantity(t, "radius", path, dims::length, false);
         const auto length = get_quantity(t, "length", path, dims::length, false);
@@ -308,7 +559,14 @@ void reader::read_compartments(const toml::table& root) {
             covered_.insert(named + "volume");
             unusable_.insert(c.name);
         }
-        if (volume) {
+        if (spatial && (volume || radius || length)) {
+            report(t, path + (volume ? "volume" : radius ? "radius" : "length"),
+                   "in a spatial model the [geometry] sets every compartment's size; give a fraction instead");
+        }
+        else if (spatial) {
+            c.volume = c.fraction * geometry_volume(m_.geometry);
+        }
+        else if (volume) {
             c.volume = *volume;
             if (radius || length) {
                 report(t, path + "volume", "give either a volume or a geometry (radius, length), not both");
@@ -440,6 +698,27 @@ void reader::read_membranes(const toml::table& root) {
                 report(*node, path + "protocol", "expected a table, e.g. { type = \"steps\", ... }");
             }
         }
+        const auto* in_c = m_.find_compartment(mb.inner);
+        const auto* out_c = m_.find_compartment(mb.outer);
+        const bool on_face = m_.geometry.spatial() && in_c != nullptr && out_c != nullptr &&
+                             in_c->clamped != out_c->clamped;
+        if (on_face) {
+            // A membrane between the spatial domain and a bath sits on the geometry's membrane face.
+            const auto face = m_.geometry.membrane_face.empty() ? default_membrane_face(m_.geometry.type)
+                                                                : m_.geometry.membrane_face;
+            mb.area = geometry_face_area(m_.geometry, face);
+            if (const auto* node = t.get("area")) {
+                report(*node, path + "area",
+                       fmt::format("this membrane lies on the geometry's '{}' face, whose area ({:.6g} um^2) the "
+                                   "[geometry] sets; remove 'area'",
+                                   face, mb.area));
+            }
+            if (!(mb.area > 0)) {
+                unusable_.insert(mb.name);
+            }
+            m_.membranes.push_back(std::move(mb));
+            return;
+        }
         if (const auto area = get_quantity(t, "area", path, dims::area, false)) {
             mb.area = *area;
             check_positive(t, "area", path, area, dims::area);
@@ -544,6 +823,12 @@ void reader::read_mechanism_table(const toml::table& t, const std::string& path,
     }
     mech.location = on_membrane ? membrane.value_or("") : compartment.value_or("");
     mech.store = get_string(t, "store", path, false).value_or("");
+    if (const auto* node = t.get("at")) {
+        if (!m_.geometry.spatial()) {
+            report(*node, path + "at", "only mechanisms of spatial models are placed at a point: add a [geometry]");
+        }
+        mech.at = position(*node, path + "at");
+    }
 
     for (const auto& [k, node]: t) {
         const std::string key(k.str());
@@ -565,17 +850,17 @@ void reader::read_mechanism_table(const toml::table& t, const std::string& path,
 
 void reader::read_mechanisms(const toml::table& root) {
     each_table(root, "mechanisms", [&](const toml::table& t, const std::string& path) {
-        read_mechanism_table(t, path, "", {"name", "type", "membrane", "compartment", "store"});
+        read_mechanism_table(t, path, "", {"name", "type", "membrane", "compartment", "store", "at"});
     });
     each_table(root, "buffers", [&](const toml::table& t, const std::string& path) {
         if (t.contains("type")) {
             report(*t.get("type"), path + "type", "[[buffers]] are always of type 'buffer'; remove 'type'");
         }
-        read_mechanism_table(t, path, "buffer", {"name", "compartment", "type"});
+        read_mechanism_table(t, path, "buffer", {"name", "compartment", "type", "at"});
     });
     each_table(root, "stimuli", [&](const toml::table& t, const std::string& path) {
         const std::string type = get_string(t, "type", path, false).value_or("pulse_train");
-        read_mechanism_table(t, path, type, {"name", "type", "membrane", "compartment", "store"});
+        read_mechanism_table(t, path, type, {"name", "type", "membrane", "compartment", "store", "at"});
     });
 }
 
@@ -810,7 +1095,8 @@ void reader::read_run(const toml::table& root) {
     }
     auto& r = m_.run;
     r.where = where(*t);
-    check_keys(*t, "run.", {"t_end", "rtol", "atol", "max_step", "max_steps", "start", "report", "jacobian"});
+    check_keys(*t, "run.",
+               {"t_end", "rtol", "atol", "max_step", "max_steps", "start", "report", "jacobian", "linear_solver"});
     r.t_end = get_quantity(*t, "t_end", "run.", dims::time, false).value_or(r.t_end);
     r.rtol = get_quantity(*t, "rtol", "run.", dims::dimensionless, false).value_or(r.rtol);
     r.atol = get_quantity(*t, "atol", "run.", dims::concentration, false).value_or(r.atol);
@@ -848,6 +1134,21 @@ void reader::read_run(const toml::table& root) {
                    fmt::format("expected \"coloured\" or \"dense\", got \"{}\"", *jac));
         }
     }
+    if (const auto ls = get_string(*t, "linear_solver", "run.", false)) {
+        if (*ls == "automatic") {
+            r.linear = linear_solver::automatic;
+        }
+        else if (*ls == "dense") {
+            r.linear = linear_solver::dense;
+        }
+        else if (*ls == "klu") {
+            r.linear = linear_solver::klu;
+        }
+        else {
+            report(*t->get("linear_solver"), "run.linear_solver",
+                   fmt::format("expected \"automatic\", \"dense\" or \"klu\", got \"{}\"", *ls));
+        }
+    }
     r.report_compartment = get_string(*t, "report", "run.", false).value_or("");
 }
 
@@ -862,7 +1163,26 @@ void reader::read_record(const toml::table& root) {
         return;
     }
     m_.record.where = where(*t);
-    check_keys(*t, "record.", {"interval", "observables"});
+    check_keys(*t, "record.", {"interval", "observables", "fields"});
+    if (const auto* f = t->get("fields")) {
+        const auto* arr = f->as_array();
+        if (!m_.geometry.spatial()) {
+            report(*f, "record.fields", "only spatial models have fields: add a [geometry]");
+        }
+        else if (arr == nullptr) {
+            report(*f, "record.fields", "expected an array of names, e.g. [\"cyt.ca\"]");
+        }
+        else {
+            for (const auto& el: *arr) {
+                if (const auto* s = el.as_string()) {
+                    m_.record.fields.push_back(s->get());
+                }
+                else {
+                    report(el, "record.fields", "expected strings such as \"cyt.ca\"");
+                }
+            }
+        }
+    }
     m_.record.interval = get_quantity(*t, "interval", "record.", dims::time, false).value_or(m_.record.interval);
     if (const auto* obs = t->get("observables")) {
         if (const auto* arr = obs->as_array()) {
@@ -885,6 +1205,8 @@ model_spec reader::read(const toml::table& root) {
     m_.source = source_;
     read_header(root);
     read_species(root);
+    read_geometry(root);
+    read_points(root);
     read_compartments(root);
     read_membranes(root);
     read_mechanisms(root);

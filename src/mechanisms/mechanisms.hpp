@@ -17,6 +17,7 @@ const mechanism& ghk_leak();
 const mechanism& ryr();
 const mechanism& ip3r_dyk();
 const mechanism& ip3r_li_rinzel();
+const mechanism& ip3r_neymotin();
 const mechanism& mcu();
 const mechanism& nclx();
 const mechanism& soce();
@@ -24,5 +25,6 @@ const mechanism& vgcc();
 const mechanism& fluo4();
 const mechanism& fura2();
 const mechanism& ogb1();
+const mechanism& channel();
 
 } // namespace cadyn::mechanisms

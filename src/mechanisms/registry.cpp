@@ -23,6 +23,7 @@ const std::vector<const mechanism*>& all_mechanisms() {
         &mechanisms::ryr(),
         &mechanisms::ip3r_dyk(),
         &mechanisms::ip3r_li_rinzel(),
+        &mechanisms::ip3r_neymotin(),
         &mechanisms::mcu(),
         &mechanisms::nclx(),
         &mechanisms::soce(),
@@ -30,6 +31,7 @@ const std::vector<const mechanism*>& all_mechanisms() {
         &mechanisms::fluo4(),
         &mechanisms::fura2(),
         &mechanisms::ogb1(),
+        &mechanisms::channel(),
     };
     return list;
 }

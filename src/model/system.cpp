@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <cadyn/catalogue.hpp>
+#include <cadyn/geometry.hpp>
 #include <cadyn/system.hpp>
 
 #include "expr/expression.hpp"
@@ -29,7 +30,22 @@ struct field {
 struct compartment_layout {
     std::string name;
     bool clamped = false;
+    bool spatial = false;        // one site per voxel of the grid
+    double fraction = 1;         // of each voxel
     std::vector<double> volume;  // [um^3] per site
+    std::vector<double> inv_volume;
+};
+
+// Diffusion of one block of sites (a species in a spatial compartment, or a diffusing mechanism state) over the
+// grid's faces: the flux from a to b is D * fraction * area / distance * (y_a - y_b) [zmol/ms].
+struct diffuser {
+    std::size_t offset = 0;                 // y index of voxel 0
+    std::size_t compartment = 0;
+    double scale = 0;                       // D * fraction [um^2/ms]
+    double carried = 1;                     // amount of `species` per unit of the state
+    std::string species;                    // for budgets (empty: carries nothing)
+    std::vector<double> boundary_value;     // per clamped boundary face: the value held there
+    std::size_t channel = static_cast<std::size_t>(-1);  // budget channel of the clamped faces
 };
 
 constexpr std::size_t no_membrane = static_cast<std::size_t>(-1);
@@ -68,8 +84,13 @@ struct bound_mechanism {
 };
 
 // The potential of one membrane over its sites [mV], updated every rhs call when it varies in time.
+// Sites: one in a point model; in a spatial model, every voxel when both sides are spatial (co-located regions,
+// the area shared in proportion to volume), or every face of the geometry's membrane face when one side is a
+// clamped bath.
 struct membrane_layout {
     const membrane_spec* spec = nullptr;
+    std::vector<std::size_t> voxel;  // per site
+    std::vector<double> area;        // [um^2] per site
     std::vector<double> potential;
     std::optional<detail::expression> expr;  // for expression protocols
     bool varies = false;
@@ -80,6 +101,10 @@ struct compiled_reaction {
     detail::expression rate;
     std::vector<std::size_t> depends_on;  // indices into y the rate may depend on
     double volume = 1;  // multiplies the rate when it is given per volume
+    // Spatial: evaluated in every voxel, with the rate per volume of `compartment`'s site.
+    bool spatial = false;
+    std::size_t compartment = 0;
+    std::vector<std::size_t> spatial_deps;  // spatial fields the rate depends on (same voxel)
     struct term {
         std::size_t field;
         double coefficient;  // signed stoichiometry / volume of the species' compartment
@@ -95,6 +120,9 @@ struct compiled_rule {
     std::vector<std::size_t> depends_on;  // indices into y the expression may depend on
     std::size_t channel = static_cast<std::size_t>(-1);  // rate rules on species: budget channel (source)
     double volume = 0;                                    // of the species' compartment [um^3]
+    bool spatial = false;                                 // rate rule on a spatial species: every voxel
+    std::size_t field = 0;                                // its field
+    std::vector<std::size_t> spatial_deps;
 };
 
 // One change an event makes: a value at an address inside the system (a parameter array, a clamped
@@ -103,6 +131,7 @@ struct event_action {
     enum class where { parameter, clamped, state, symbol } target;
     std::size_t mechanism = 0;  // parameter: which bound mechanism
     std::size_t index = 0;      // parameter index, clamped offset, state index or symbol index
+    std::size_t count = 1;      // states: how many consecutive ones (every voxel of a spatial field)
     double value = 0;
     double original = 0;
 };
@@ -112,17 +141,26 @@ struct compiled_event {
     std::vector<event_action> actions;
 };
 
-enum class observable_kind { field, state, channel, symbol, potential, mechanism, atp };
+enum class observable_kind { field, state, channel, symbol, potential, mechanism, atp, mechanism_state, value };
 struct observable_ref {
     observable_kind kind;
     std::size_t index;   // field, state, channel, symbol, membrane or mechanism
-    std::size_t sub = 0; // the mechanism's observable
+    std::size_t sub = 0; // the mechanism's observable or state
+    std::size_t site = 0;  // value: the site of a field (index) or y index (sub = 1: index is into y)
 };
 
 } // namespace
 
 struct system::impl {
     model_spec model;
+    std::optional<grid> mesh;
+    std::vector<std::size_t> face_a;   // internal faces, structure of arrays
+    std::vector<std::size_t> face_b;
+    std::vector<double> face_w;        // area / distance [um]
+    std::vector<std::size_t> clamped_voxel;  // clamped boundary faces
+    std::vector<double> clamped_w;
+    std::vector<diffuser> diffusers;
+    std::vector<std::size_t> spatial_fields;  // dynamic fields with one site per voxel
     std::vector<compartment_layout> compartments;
     std::vector<membrane_layout> membranes;
     std::vector<double> zero_potential;  // for volume mechanisms
@@ -147,6 +185,10 @@ struct system::impl {
 
     std::vector<observable_info> observables;
     std::vector<observable_ref> observable_refs;
+    std::vector<observable_info> field_list;   // spatial fields
+    std::vector<std::size_t> field_offsets;    // their y index of voxel 0
+    std::vector<std::size_t> symbol_of_field;  // per field: its expression symbol
+    bool any_expressions = false;
     std::vector<conservation_law> laws;
     std::vector<compiled_event> events;
 
@@ -159,7 +201,9 @@ struct system::impl {
 
     explicit impl(model_spec m);
     void layout_fields();
+    void layout_membranes();
     void bind_mechanisms();
+    void setup_diffusion();
     void compile_expressions();
     void choose_observables();
     void compute_initial();
@@ -184,6 +228,9 @@ struct system::impl {
 
     void point_at(const double* y, double* ydot);
     void update_membranes();
+    void diffuse(const double* y, double* ydot, double* flux) const;
+    void evaluate_spatial(double* ydot, double* flux);
+    double mean(const compartment_layout& c, const double* values) const;
     double total(const double* y, const std::string& species, const std::string* compartment) const;
     void compute_mechanism_observables(double t, const double* y);
     mechanism_pack pack(bound_mechanism& b, double t, const double* y, double* ydot);
@@ -192,15 +239,13 @@ struct system::impl {
 };
 
 system::impl::impl(model_spec m): model(std::move(m)) {
-    layout_fields();
-    for (const auto& mb: model.membranes) {
-        membrane_layout layout;
-        layout.spec = &mb;
-        layout.potential.assign(1, mb.potential);
-        layout.varies = mb.protocol.type != potential_protocol::kind::constant;
-        membranes.push_back(std::move(layout));
+    if (model.geometry.spatial()) {
+        mesh = build_grid(model.geometry);
     }
+    layout_fields();
+    layout_membranes();
     bind_mechanisms();
+    setup_diffusion();
     compile_expressions();
     choose_observables();
     find_conservation_laws();
@@ -255,7 +300,18 @@ void system::impl::layout_fields() {
 
     for (std::size_t ci = 0; ci < model.compartments.size(); ++ci) {
         const auto& c = model.compartments[ci];
-        compartments.push_back({c.name, c.clamped, {c.volume}});
+        compartment_layout layout{c.name, c.clamped, mesh && !c.clamped, c.fraction, {c.volume}, {}};
+        if (layout.spatial) {
+            layout.volume.resize(mesh->size());
+            for (std::size_t i = 0; i < mesh->size(); ++i) {
+                layout.volume[i] = c.fraction * mesh->volume[i];
+            }
+        }
+        for (const double v: layout.volume) {
+            layout.inv_volume.push_back(1.0 / v);
+        }
+        const std::size_t sites = layout.volume.size();
+        compartments.push_back(std::move(layout));
         for (const auto& s: model.species) {
             if (!present.contains({c.name, s.name})) {
                 continue;
@@ -263,8 +319,16 @@ void system::impl::layout_fields() {
             field f{c.name, s.name, ci, !c.clamped, 0};
             if (f.dynamic) {
                 f.offset = n_states;
-                n_states += 1;
-                state_names.push_back(c.name + "." + s.name);
+                n_states += sites;
+                if (sites == 1) {
+                    state_names.push_back(c.name + "." + s.name);
+                }
+                else {
+                    spatial_fields.push_back(fields.size());
+                    for (std::size_t i = 0; i < sites; ++i) {
+                        state_names.push_back(fmt::format("{}.{}[{}]", c.name, s.name, i));
+                    }
+                }
             }
             else {
                 f.offset = clamped.size();
@@ -277,6 +341,37 @@ void system::impl::layout_fields() {
     }
 }
 
+void system::impl::layout_membranes() {
+    for (const auto& mb: model.membranes) {
+        membrane_layout layout;
+        layout.spec = &mb;
+        layout.varies = mb.protocol.type != potential_protocol::kind::constant;
+        const auto* inner = model.find_compartment(mb.inner);
+        const auto* outer = model.find_compartment(mb.outer);
+        const bool in_spatial = mesh && !inner->clamped;
+        const bool out_spatial = mesh && !outer->clamped;
+        if (in_spatial && out_spatial) {
+            const double total = mesh->total_volume();
+            for (std::size_t i = 0; i < mesh->size(); ++i) {
+                layout.voxel.push_back(i);
+                layout.area.push_back(mb.area * mesh->volume[i] / total);
+            }
+        }
+        else if (in_spatial || out_spatial) {
+            for (const auto* f: mesh->faces_named(mesh->membrane_face)) {
+                layout.voxel.push_back(f->voxel);
+                layout.area.push_back(f->area);
+            }
+        }
+        else {
+            layout.voxel.push_back(0);
+            layout.area.push_back(mb.area);
+        }
+        layout.potential.assign(layout.voxel.size(), mb.potential);
+        membranes.push_back(std::move(layout));
+    }
+}
+
 void system::impl::bind_mechanisms() {
     for (const auto& spec: model.mechanisms) {
         bound_mechanism b;
@@ -285,19 +380,51 @@ void system::impl::bind_mechanisms() {
         b.home = compartment_on(model, spec, b.impl->info().kind, side::inner);
         b.info = &b.impl->info();
         const auto& info = *b.info;
-        b.n = 1;  // point model: one instance per mechanism
-        for (const auto& f: info.parameters) {
-            b.params.push_back(spec.parameters.at(std::string(f.name)));
-        }
         const membrane_spec* mb = info.kind == mechanism_kind::membrane ? model.find_membrane(spec.location) : nullptr;
+        // Instances: one per site of its membrane or compartment, or the one nearest to `at`.
+        std::vector<std::size_t> voxel;  // per instance (0 for a point model)
+        std::vector<double> size;        // area or volume per instance
+        if (mb != nullptr) {
+            const auto& layout = membranes[static_cast<std::size_t>(mb - model.membranes.data())];
+            voxel = layout.voxel;
+            size = layout.area;
+        }
+        else {
+            const auto& layout = compartments[static_cast<std::size_t>(model.find_compartment(spec.location) -
+                                                                        model.compartments.data())];
+            for (std::size_t i = 0; i < layout.volume.size(); ++i) {
+                voxel.push_back(layout.spatial ? i : 0);
+            }
+            size = layout.volume;
+        }
+        if (spec.at && mesh && voxel.size() > 1) {
+            const auto target = mesh->locate(*spec.at);
+            const auto c = mesh->centre(target);
+            std::size_t best = 0;
+            double best_d = std::numeric_limits<double>::infinity();
+            for (std::size_t i = 0; i < voxel.size(); ++i) {
+                const auto v = mesh->centre(voxel[i]);
+                const double d = std::hypot(v[0] - c[0], v[1] - c[1], v[2] - c[2]);
+                if (d < best_d) {
+                    best_d = d;
+                    best = i;
+                }
+            }
+            voxel = {voxel[best]};
+            size = {size[best]};
+        }
+        b.n = voxel.size();
+        for (const auto& f: info.parameters) {
+            b.params.insert(b.params.end(), b.n, spec.parameters.at(std::string(f.name)));
+        }
         const auto compartment_of = [&](side s) { return compartment_on(model, spec, info.kind, s); };
         const auto map_to = [&](const std::string& comp, std::string_view species) {
             site_map m;
             m.field = field_index.at({comp, std::string(species)});
-            m.site.assign(b.n, 0);
             const auto& layout = compartments[fields[m.field].compartment_index];
             for (std::size_t i = 0; i < b.n; ++i) {
-                m.inv_volume.push_back(1.0 / layout.volume[m.site[i]]);
+                m.site.push_back(layout.spatial ? voxel[i] : 0);
+                m.inv_volume.push_back(layout.inv_volume[m.site[i]]);
             }
             return m;
         };
@@ -317,12 +444,9 @@ void system::impl::bind_mechanisms() {
                                     flux_channel::kind::conversion});
             }
         }
+        b.size = size;
         if (mb != nullptr) {
-            b.size.assign(b.n, mb->area);
             b.membrane = static_cast<std::size_t>(mb - model.membranes.data());
-        }
-        else {
-            b.size.assign(b.n, model.find_compartment(spec.location)->volume);
         }
         zero_potential.resize(std::max(zero_potential.size(), b.n), 0.0);
         b.obs.resize(info.observables.size() * b.n);
@@ -332,7 +456,14 @@ void system::impl::bind_mechanisms() {
         b.obs_reference.assign(b.obs.size(), 1.0);
         b.state_offset = n_states;
         for (const auto& s: info.states) {
-            state_names.push_back(spec.name + "." + std::string(s.name));
+            if (b.n == 1) {
+                state_names.push_back(spec.name + "." + std::string(s.name));
+            }
+            else {
+                for (std::size_t i = 0; i < b.n; ++i) {
+                    state_names.push_back(fmt::format("{}.{}[{}]", spec.name, s.name, i));
+                }
+            }
         }
         n_states += info.states.size() * b.n;
 
@@ -350,6 +481,102 @@ void system::impl::bind_mechanisms() {
         b.state_ptr.resize(info.states.size());
         b.dstate_ptr.resize(info.states.size());
         mechanisms.push_back(std::move(b));
+    }
+}
+
+void system::impl::setup_diffusion() {
+    if (!mesh) {
+        return;
+    }
+    face_a.reserve(mesh->faces.size());
+    face_b.reserve(mesh->faces.size());
+    face_w.reserve(mesh->faces.size());
+    for (const auto& f: mesh->faces) {
+        face_a.push_back(f.a);
+        face_b.push_back(f.b);
+        face_w.push_back(f.area / f.distance);
+    }
+    for (const auto& name: model.geometry.clamped_faces) {
+        for (const auto* f: mesh->faces_named(name)) {
+            clamped_voxel.push_back(f->voxel);
+            clamped_w.push_back(f->area / f->distance);
+        }
+    }
+    for (const auto fi: spatial_fields) {
+        const auto& f = fields[fi];
+        const auto& spec = model.compartments[f.compartment_index];
+        const auto it = spec.diffusion.find(f.species);
+        if (it != spec.diffusion.end() && it->second > 0) {
+            diffusers.push_back({f.offset, f.compartment_index, it->second * spec.fraction, 1.0, f.species, {}});
+        }
+    }
+    for (std::size_t k = 0; k < mechanisms.size(); ++k) {
+        const auto& b = mechanisms[k];
+        const auto& spec = model.mechanisms[k];
+        // The instance's diffusion coefficient: set in code, or the mechanism's own `diffusion` parameter
+        // (buffers, dyes).
+        double diffusion = spec.diffusion;
+        if (const int p = b.info->parameter_index("diffusion"); p >= 0 && diffusion <= 0) {
+            diffusion = b.params[static_cast<std::size_t>(p) * b.n];
+        }
+        if (diffusion <= 0 || b.info->kind != mechanism_kind::volume || b.n != mesh->size()) {
+            continue;
+        }
+        const auto ci = static_cast<std::size_t>(model.find_compartment(spec.location) - model.compartments.data());
+        for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+            const auto& st = b.info->states[s];
+            diffusers.push_back({b.state_offset + s * b.n, ci, diffusion * compartments[ci].fraction,
+                                 st.carried, std::string(st.carries), {}});
+        }
+    }
+    if (clamped_voxel.empty()) {
+        return;
+    }
+    // What crosses a clamped face enters or leaves the domain: one budget channel per compartment and species.
+    for (auto& d: diffusers) {
+        if (d.species.empty()) {
+            continue;
+        }
+        const auto& comp = compartments[d.compartment].name;
+        for (std::size_t c = 0; c < channels.size(); ++c) {
+            if (channels[c].type == "boundary" && channels[c].to == comp && channels[c].species == d.species) {
+                d.channel = c;
+            }
+        }
+        if (d.channel == static_cast<std::size_t>(-1)) {
+            d.channel = channels.size();
+            channels.push_back({comp + ".boundary", "boundary", d.species, "", comp, "", flux_channel::kind::source});
+        }
+    }
+}
+
+// Diffusion between voxels and through clamped faces: ydot += the divergence of the fluxes; budget channels of
+// the clamped faces += what enters the domain [zmol/ms].
+void system::impl::diffuse(const double* y, double* ydot, double* flux) const {
+    const std::size_t nf = face_a.size();
+    const std::size_t nb = clamped_voxel.size();
+    for (const auto& d: diffusers) {
+        const double* c = y + d.offset;
+        double* dc = ydot + d.offset;
+        const double* iv = compartments[d.compartment].inv_volume.data();
+        const double g = d.scale;
+        for (std::size_t k = 0; k < nf; ++k) {
+            const std::size_t a = face_a[k];
+            const std::size_t b = face_b[k];
+            const double j = g * face_w[k] * (c[a] - c[b]);
+            dc[a] -= j * iv[a];
+            dc[b] += j * iv[b];
+        }
+        double entering = 0;
+        for (std::size_t k = 0; k < nb; ++k) {
+            const std::size_t v = clamped_voxel[k];
+            const double j = g * clamped_w[k] * (c[v] - d.boundary_value[k]);
+            dc[v] -= j * iv[v];
+            entering -= j;
+        }
+        if (flux != nullptr && d.channel != static_cast<std::size_t>(-1)) {
+            flux[d.channel] += entering * d.carried;
+        }
     }
 }
 
@@ -378,6 +605,10 @@ void system::impl::compile_expressions() {
     }
     // Every symbol exists now; `symbols` will not grow again, so addresses are stable.
     const auto vars = bindings();
+    symbol_of_field.assign(fields.size(), 0);
+    for (const auto& [f, sym]: field_symbols) {
+        symbol_of_field[f] = sym;
+    }
 
     // Which states each symbol depends on (for the Jacobian's sparsity pattern): a species symbol on its state,
     // a parameter state on itself, an assignment variable on whatever its expression depends on.
@@ -446,7 +677,7 @@ void system::impl::compile_expressions() {
             compile(r->expression, r->where, "rules." + r->variable, [&](detail::expression e) {
                 const auto target = symbol_index.at(r->variable);
                 symbol_deps[target] = deps_of(r->expression);
-                assignments.push_back({std::move(e), target, {}});
+                assignments.push_back({std::move(e), target, {}, static_cast<std::size_t>(-1), 0, false, 0, {}});
             });
             assigned_later.erase(r->variable);
             it = pending.erase(it);
@@ -471,10 +702,68 @@ void system::impl::compile_expressions() {
                     });
         }
     }
+    // In a spatial model an expression's reference to a spatial species means its value in the voxel at hand
+    // (reactions, rate rules on spatial species: evaluated voxel by voxel) or its volume average (elsewhere).
+    std::map<std::size_t, std::size_t> spatial_offset;  // y index of voxel 0 -> field
+    for (const auto f: spatial_fields) {
+        spatial_offset[fields[f].offset] = f;
+    }
+    const auto split = [&](const std::set<std::size_t>& deps, std::vector<std::size_t>& global,
+                           std::vector<std::size_t>& spatial) {
+        for (const auto d: deps) {
+            const auto it = spatial_offset.find(d);
+            if (it != spatial_offset.end()) {
+                spatial.push_back(it->second);
+            }
+            else {
+                global.push_back(d);
+            }
+        }
+    };
+    const auto no_spatial = [&](const std::set<std::size_t>& deps, const source_location& where, const std::string& key) {
+        for (const auto d: deps) {
+            if (spatial_offset.contains(d)) {
+                problems.push_back({where, key,
+                                    fmt::format("'{}' varies from voxel to voxel; here only values the whole cell "
+                                                "shares can be used (parameters, time, bath concentrations)",
+                                                fields[spatial_offset.at(d)].compartment + "." +
+                                                    fields[spatial_offset.at(d)].species)});
+                return;
+            }
+        }
+    };
+    for (auto& mb: membranes) {
+        if (mb.spec->protocol.type == potential_protocol::kind::expression && mesh) {
+            no_spatial(deps_of(mb.spec->protocol.expression), mb.spec->where,
+                       "membranes." + mb.spec->name + ".protocol.value");
+        }
+    }
     for (const auto& rx: model.reactions) {
         compile(rx.rate, rx.where, "reactions." + rx.name + ".rate", [&](detail::expression e) {
             const auto deps = deps_of(rx.rate);
-            compiled_reaction c{std::move(e), {deps.begin(), deps.end()}, 1.0, {}};
+            compiled_reaction c{std::move(e), {}, 1.0, false, 0, {}, {}};
+            bool spatial = false;
+            for (const auto* list: {&rx.reactants, &rx.products}) {
+                for (const auto& p: *list) {
+                    const auto* comp = model.find_compartment(p.compartment);
+                    spatial = spatial || (mesh && !comp->clamped);
+                }
+            }
+            if (spatial) {
+                const auto* comp = rx.rate_per_volume ? model.find_compartment(rx.compartment) : nullptr;
+                if (comp == nullptr || comp->clamped) {
+                    problems.push_back({rx.where, "reactions." + rx.name + ".rate",
+                                        "in a spatial model a reaction's rate is a concentration per time in one of "
+                                        "the spatial compartments (give compartment = \"...\")"});
+                    return;
+                }
+                c.spatial = true;
+                c.compartment = static_cast<std::size_t>(comp - model.compartments.data());
+                split(deps, c.depends_on, c.spatial_deps);
+            }
+            else {
+                c.depends_on.assign(deps.begin(), deps.end());
+            }
             if (rx.rate_per_volume) {
                 c.volume = model.find_compartment(rx.compartment)->volume;
             }
@@ -501,20 +790,37 @@ void system::impl::compile_expressions() {
         std::size_t channel = static_cast<std::size_t>(-1);
         double volume = 0;
         const auto dot = r.variable.find('.');
+        std::size_t field_of = 0;
         if (dot == std::string::npos) {
             target = param_states[next_param_state++].first;
         }
         else {
-            const auto& f = fields[field_index.at({r.variable.substr(0, dot), r.variable.substr(dot + 1)})];
+            field_of = field_index.at({r.variable.substr(0, dot), r.variable.substr(dot + 1)});
+            const auto& f = fields[field_of];
             target = f.offset;
             volume = compartments[f.compartment_index].volume[0];
             channel = channels.size();
             channels.push_back({r.variable, "rule", f.species, "", f.compartment, "", flux_channel::kind::source});
         }
+        const bool spatial = dot != std::string::npos && spatial_offset.contains(target);
         compile(r.expression, r.where, "rules." + r.variable, [&](detail::expression e) {
             const auto deps = deps_of(r.expression);
-            rate_rules.push_back({std::move(e), target, {deps.begin(), deps.end()}, channel, volume});
+            compiled_rule rule{std::move(e), target, {}, channel, volume, spatial, field_of, {}};
+            if (spatial) {
+                split(deps, rule.depends_on, rule.spatial_deps);
+            }
+            else {
+                if (mesh) {
+                    no_spatial(deps, r.where, "rules." + r.variable);
+                }
+                rule.depends_on.assign(deps.begin(), deps.end());
+            }
+            rate_rules.push_back(std::move(rule));
         });
+    }
+    any_expressions = !assignments.empty() || !reactions.empty() || !rate_rules.empty();
+    for (const auto& mb: membranes) {
+        any_expressions = any_expressions || mb.expr.has_value();
     }
     if (!problems.empty()) {
         throw model_error(std::move(problems));
@@ -528,16 +834,16 @@ void system::impl::choose_observables() {
         all.push_back({fields[f].compartment + "." + fields[f].species, "uM"});
         refs.push_back({observable_kind::field, f});
     }
-    for (std::size_t s = 0; s < n_states; ++s) {
-        // Mechanism states and parameter states (species states are fields, listed above).
-        bool is_field = false;
-        for (const auto& f: fields) {
-            is_field = is_field || (f.dynamic && f.offset == s);
+    // Mechanism states (averaged over their instances, weighted by size) and parameter states, in state order.
+    for (std::size_t k = 0; k < mechanisms.size(); ++k) {
+        for (std::size_t s = 0; s < mechanisms[k].info->states.size(); ++s) {
+            all.push_back({mechanisms[k].name + "." + std::string(mechanisms[k].info->states[s].name), ""});
+            refs.push_back({observable_kind::mechanism_state, k, s});
         }
-        if (!is_field) {
-            all.push_back({state_names[s], ""});
-            refs.push_back({observable_kind::state, s});
-        }
+    }
+    for (const auto& [index, symbol]: param_states) {
+        all.push_back({state_names[index], ""});
+        refs.push_back({observable_kind::state, index});
     }
     for (std::size_t c = 0; c < channels.size(); ++c) {
         all.push_back({channels[c].mechanism + "." + channels[c].species + "_flux", "amol/s"});
@@ -567,6 +873,59 @@ void system::impl::choose_observables() {
             const auto& o = b.info->observables[j];
             all.push_back({b.name + "." + std::string(o.name), std::string(o.unit)});
             refs.push_back({observable_kind::mechanism, k, j});
+        }
+    }
+    // Values at named points: every spatial field and every state of a mechanism present in every voxel.
+    for (const auto& point: model.points) {
+        if (!mesh) {
+            break;
+        }
+        const auto v = mesh->locate(point.at);
+        for (const auto f: spatial_fields) {
+            all.push_back({fields[f].compartment + "." + fields[f].species + "@" + point.name, "uM"});
+            refs.push_back({observable_kind::value, fields[f].offset + v});
+        }
+        for (const auto& b: mechanisms) {
+            if (b.n != mesh->size()) {
+                continue;
+            }
+            for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+                all.push_back({b.name + "." + std::string(b.info->states[s].name) + "@" + point.name,
+                               std::string(b.info->states[s].dim->canonical)});
+                refs.push_back({observable_kind::value, b.state_offset + s * b.n + v});
+            }
+        }
+    }
+    // Fields for HDF5 output: spatial species and the states of mechanisms present in every voxel.
+    if (mesh) {
+        for (const auto f: spatial_fields) {
+            field_list.push_back({fields[f].compartment + "." + fields[f].species, "uM"});
+            field_offsets.push_back(fields[f].offset);
+        }
+        for (const auto& b: mechanisms) {
+            if (b.n == mesh->size()) {
+                for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+                    field_list.push_back({b.name + "." + std::string(b.info->states[s].name),
+                                          std::string(b.info->states[s].dim->canonical)});
+                    field_offsets.push_back(b.state_offset + s * b.n);
+                }
+            }
+        }
+        std::vector<diagnostic> problems;
+        for (const auto& wanted: model.record.fields) {
+            const auto it = std::find_if(field_list.begin(), field_list.end(),
+                                         [&](const observable_info& o) { return o.name == wanted; });
+            if (it == field_list.end()) {
+                std::string known;
+                for (const auto& o: field_list) {
+                    known += (known.empty() ? "" : ", ") + o.name;
+                }
+                problems.push_back({model.record.where, "record.fields",
+                                    fmt::format("unknown field '{}'; this model's fields are: {}", wanted, known)});
+            }
+        }
+        if (!problems.empty()) {
+            throw model_error(std::move(problems));
         }
     }
     // State units: the dimension each mechanism declares.
@@ -645,6 +1004,7 @@ void system::impl::compile_events() {
                 const auto& f = fields[fi->second];
                 a.target = f.dynamic ? event_action::where::state : event_action::where::clamped;
                 a.index = f.offset;
+                a.count = f.dynamic ? compartments[f.compartment_index].volume.size() : 1;
                 a.original = f.dynamic ? 0.0 : clamped[f.offset];
                 found = true;
             }
@@ -713,6 +1073,11 @@ void system::impl::find_conservation_laws() {
             open.insert(r.variable.substr(dot + 1));
         }
     }
+    for (const auto& ch: channels) {
+        if (ch.type == "boundary") {
+            open.insert(ch.species);  // a clamped face of the domain
+        }
+    }
     // A free concentration that nothing writes (no mechanism output, reaction or rate rule: an IP3 level held by
     // the model, a species only read) is its own conservation law; it takes no part in its species' law.
     std::vector<bool> written(fields.size(), false);
@@ -733,10 +1098,17 @@ void system::impl::find_conservation_laws() {
             written[f] = written[f] || (fields[f].dynamic && fields[f].offset == rule.target);
         }
     }
+    for (const auto& d: diffusers) {
+        for (std::size_t f = 0; f < fields.size(); ++f) {
+            written[f] = written[f] || (fields[f].dynamic && fields[f].offset == d.offset);
+        }
+    }
     for (std::size_t f = 0; f < fields.size(); ++f) {
         if (fields[f].dynamic && !written[f]) {
-            const double volume = compartments[fields[f].compartment_index].volume[0];
-            laws.push_back({fields[f].species, {{fields[f].offset, volume}}, fields[f].offset});
+            const auto& vol = compartments[fields[f].compartment_index].volume;
+            for (std::size_t i = 0; i < vol.size(); ++i) {
+                laws.push_back({fields[f].species, {{fields[f].offset + i, vol[i]}}, fields[f].offset + i});
+            }
         }
     }
     for (const auto& sp: model.species) {
@@ -779,9 +1151,21 @@ void system::impl::compute_initial() {
     initial.assign(n_states, 0.0);
     for (const auto& f: fields) {
         if (f.dynamic) {
-            const auto& init = model.compartments[f.compartment_index].initial;
-            const auto it = init.find(f.species);
-            initial[f.offset] = it == init.end() ? 0.0 : it->second;
+            const auto& spec = model.compartments[f.compartment_index];
+            const auto it = spec.initial.find(f.species);
+            const std::size_t sites = compartments[f.compartment_index].volume.size();
+            std::fill_n(initial.begin() + static_cast<long>(f.offset), sites, it == spec.initial.end() ? 0.0 : it->second);
+            for (const auto& patch: spec.patches) {
+                if (patch.species != f.species || !mesh) {
+                    continue;
+                }
+                for (std::size_t i = 0; i < sites; ++i) {
+                    const double x = mesh->centre(i)[0];
+                    if (x >= patch.from && x <= patch.to) {
+                        initial[f.offset + i] = patch.value;
+                    }
+                }
+            }
         }
     }
     for (const auto& [index, symbol]: param_states) {
@@ -797,6 +1181,12 @@ void system::impl::compute_initial() {
             state[s] = initial.data() + b.state_offset + s * b.n;
         }
         b.impl->init(p, state.data());
+    }
+    for (auto& d: diffusers) {
+        d.boundary_value.clear();
+        for (const auto v: clamped_voxel) {
+            d.boundary_value.push_back(initial[d.offset + v]);
+        }
     }
 }
 
@@ -890,10 +1280,27 @@ void system::impl::update_membranes() {
     }
 }
 
+// Volume-weighted average of a value over a compartment's sites.
+double system::impl::mean(const compartment_layout& c, const double* values) const {
+    if (c.volume.size() == 1) {
+        return values[0];
+    }
+    double sum = 0;
+    double volume = 0;
+    for (std::size_t i = 0; i < c.volume.size(); ++i) {
+        sum += c.volume[i] * values[i];
+        volume += c.volume[i];
+    }
+    return sum / volume;
+}
+
 void system::impl::update_symbols(double t, const double* y) {
     symbols[time_symbol] = t;
+    if (!any_expressions && mesh) {
+        return;  // nothing reads the symbols; spare the averages
+    }
     for (const auto& [f, s]: field_symbols) {
-        symbols[s] = cur[f][0];
+        symbols[s] = mesh ? mean(compartments[fields[f].compartment_index], cur[f]) : cur[f][0];
     }
     for (const auto& [index, s]: param_states) {
         symbols[s] = y[index];
@@ -942,7 +1349,15 @@ void system::impl::evaluate(double t, const double* y, double* ydot, double* flu
             }
         }
     }
+    if (!diffusers.empty()) {
+        diffuse(y, ydot, flux);
+    }
+    bool spatial_expressions = false;
     for (const auto& rx: reactions) {
+        if (rx.spatial) {
+            spatial_expressions = true;
+            continue;
+        }
         const double extent = rx.rate.eval() * rx.volume;  // [zmol/ms]
         for (const auto& term: rx.terms) {
             dcur[term.field][0] += term.coefficient * extent;
@@ -952,10 +1367,56 @@ void system::impl::evaluate(double t, const double* y, double* ydot, double* flu
         }
     }
     for (const auto& rule: rate_rules) {
+        if (rule.spatial) {
+            spatial_expressions = true;
+            continue;
+        }
         const double rate = rule.expr.eval();
         ydot[rule.target] += rate;
         if (flux != nullptr && rule.channel != static_cast<std::size_t>(-1)) {
             flux[rule.channel] = rate * rule.volume;
+        }
+    }
+    if (spatial_expressions) {
+        evaluate_spatial(ydot, flux);
+        update_symbols(t, y);  // back to the whole-cell values
+    }
+}
+
+// Reactions and rate rules of spatial species, voxel by voxel: the symbols of spatial species take each voxel's
+// values in turn, assignment rules are re-evaluated there, then the rates.
+void system::impl::evaluate_spatial(double* ydot, double* flux) {
+    const std::size_t n = mesh->size();
+    for (std::size_t i = 0; i < n; ++i) {
+        for (const auto f: spatial_fields) {
+            symbols[symbol_of_field[f]] = cur[f][i];
+        }
+        for (const auto& a: assignments) {
+            symbols[a.target] = a.expr.eval();
+        }
+        for (const auto& rx: reactions) {
+            if (!rx.spatial) {
+                continue;
+            }
+            const double extent = rx.rate.eval() * compartments[rx.compartment].volume[i];  // [zmol/ms]
+            for (const auto& term: rx.terms) {
+                const auto& c = compartments[fields[term.field].compartment_index];
+                const std::size_t site = c.spatial ? i : 0;
+                dcur[term.field][site] += term.stoichiometry * extent * c.inv_volume[site];
+                if (flux != nullptr) {
+                    flux[term.channel] += term.stoichiometry * extent;
+                }
+            }
+        }
+        for (const auto& rule: rate_rules) {
+            if (!rule.spatial) {
+                continue;
+            }
+            const double rate = rule.expr.eval();
+            ydot[rule.target + i] += rate;
+            if (flux != nullptr && rule.channel != static_cast<std::size_t>(-1)) {
+                flux[rule.channel] += rate * compartments[fields[rule.field].compartment_index].volume[i];
+            }
         }
     }
 }
@@ -1010,7 +1471,21 @@ void system::observe(double t, const double* y, double* out) {
     for (std::size_t k = 0; k < d.observable_refs.size(); ++k) {
         const auto& r = d.observable_refs[k];
         switch (r.kind) {
-        case observable_kind::field: out[k] = d.cur[r.index][0]; break;
+        case observable_kind::field:
+            out[k] = d.mean(d.compartments[d.fields[r.index].compartment_index], d.cur[r.index]);
+            break;
+        case observable_kind::value: out[k] = y[r.index]; break;
+        case observable_kind::mechanism_state: {
+            const auto& b = d.mechanisms[r.index];
+            double sum = 0;
+            double size = 0;
+            for (std::size_t i = 0; i < b.n; ++i) {
+                sum += b.size[i] * y[b.state_offset + r.sub * b.n + i];
+                size += b.size[i];
+            }
+            out[k] = b.n == 1 ? y[b.state_offset + r.sub] : sum / size;
+            break;
+        }
         case observable_kind::state: out[k] = y[r.index]; break;
         case observable_kind::channel: out[k] = d.scratch_flux[r.index]; break;  // zmol/ms == amol/s
         case observable_kind::atp: {
@@ -1022,9 +1497,24 @@ void system::observe(double t, const double* y, double* out) {
         case observable_kind::symbol: out[k] = d.symbols[r.index]; break;
         case observable_kind::potential: out[k] = d.membranes[r.index].potential[0]; break;
         case observable_kind::mechanism: {
+            // Over several instances: the size-weighted averages (a dye's whole-cell F over whole-cell F0).
             const auto& b = d.mechanisms[r.index];
-            const double v = b.obs[r.sub * b.n];
-            const double reference = b.obs_reference[r.sub * b.n];
+            double v = 0;
+            double reference = 0;
+            double size = 0;
+            for (std::size_t i = 0; i < b.n; ++i) {
+                v += b.size[i] * b.obs[r.sub * b.n + i];
+                reference += b.size[i] * b.obs_reference[r.sub * b.n + i];
+                size += b.size[i];
+            }
+            if (b.n == 1) {
+                v = b.obs[r.sub];
+                reference = b.obs_reference[r.sub];
+            }
+            else {
+                v /= size;
+                reference /= size;
+            }
             if (b.info->observables[r.sub].relative_to_start) {
                 // Relative to a start value of zero is undefined: NaN rather than inf.
                 out[k] = reference != 0 ? v / reference : std::numeric_limits<double>::quiet_NaN();
@@ -1105,22 +1595,50 @@ std::vector<std::vector<std::size_t>> system::jacobian_pattern(bool with_budget)
             link(in, out);
         }
     }
+    // Spatial expressions: voxel i's rates depend on voxel i's values of the spatial species they name.
+    const std::size_t voxels = d.mesh ? d.mesh->size() : 1;
+    const auto site_of = [&](std::size_t f, std::size_t i) {
+        return d.compartments[d.fields[f].compartment_index].spatial ? i : 0;
+    };
     for (const auto& rx: d.reactions) {
-        std::vector<std::size_t> out;
-        for (const auto& term: rx.terms) {
-            state_of(term.field, 0, out);
-            if (with_budget) {
-                out.push_back(n + term.channel);
+        for (std::size_t i = 0; i < (rx.spatial ? voxels : 1); ++i) {
+            std::vector<std::size_t> out;
+            for (const auto& term: rx.terms) {
+                state_of(term.field, rx.spatial ? site_of(term.field, i) : 0, out);
+                if (with_budget) {
+                    out.push_back(n + term.channel);
+                }
             }
+            std::vector<std::size_t> in = rx.depends_on;
+            for (const auto f: rx.spatial_deps) {
+                in.push_back(d.fields[f].offset + i);
+            }
+            link(in, out);
         }
-        link(rx.depends_on, out);
     }
     for (const auto& rule: d.rate_rules) {
-        std::vector<std::size_t> out = {rule.target};
-        if (with_budget && rule.channel != static_cast<std::size_t>(-1)) {
-            out.push_back(n + rule.channel);
+        for (std::size_t i = 0; i < (rule.spatial ? voxels : 1); ++i) {
+            std::vector<std::size_t> out = {rule.target + i};
+            if (with_budget && rule.channel != static_cast<std::size_t>(-1)) {
+                out.push_back(n + rule.channel);
+            }
+            std::vector<std::size_t> in = rule.depends_on;
+            for (const auto f: rule.spatial_deps) {
+                in.push_back(d.fields[f].offset + i);
+            }
+            link(in, out);
         }
-        link(rule.depends_on, out);
+    }
+    for (const auto& df: d.diffusers) {
+        for (std::size_t k = 0; k < d.face_a.size(); ++k) {
+            rows[df.offset + d.face_a[k]].insert(df.offset + d.face_b[k]);
+            rows[df.offset + d.face_b[k]].insert(df.offset + d.face_a[k]);
+        }
+        if (with_budget && df.channel != static_cast<std::size_t>(-1)) {
+            for (const auto v: d.clamped_voxel) {
+                rows[df.offset + v].insert(n + df.channel);
+            }
+        }
     }
     std::vector<std::vector<std::size_t>> pattern(rows.size());
     for (std::size_t c = 0; c < rows.size(); ++c) {
@@ -1136,7 +1654,7 @@ double system::concentration(const double* y, const std::string& compartment, co
         return 0.0;
     }
     const auto& f = impl_->fields[it->second];
-    return f.dynamic ? y[f.offset] : impl_->clamped[f.offset];
+    return f.dynamic ? impl_->mean(impl_->compartments[f.compartment_index], y + f.offset) : impl_->clamped[f.offset];
 }
 
 double system::potential(const std::string& membrane, double t, const double* y) {
@@ -1171,6 +1689,9 @@ void system::apply_events(double t, double* y) {
                     // Every instance of the mechanism takes the new value.
                     auto& b = d.mechanisms[a.mechanism];
                     std::fill_n(b.params.begin() + static_cast<long>(a.index * b.n), b.n, a.value);
+                }
+                else if (a.target == event_action::where::state) {
+                    std::fill_n(y + a.index, a.count, a.value);  // every voxel of a spatial species
                 }
                 else {
                     d.target_of(a, y) = a.value;
@@ -1221,6 +1742,10 @@ bool system::is_nonnegative(std::size_t i) const {
     }
     return true;
 }
+
+const grid* system::mesh() const { return impl_->mesh ? &*impl_->mesh : nullptr; }
+const std::vector<observable_info>& system::fields() const { return impl_->field_list; }
+std::size_t system::field_offset(std::size_t k) const { return impl_->field_offsets.at(k); }
 
 std::vector<double> system::abs_tolerances() const { return std::vector<double>(impl_->n_states, impl_->model.run.atol); }
 

@@ -51,6 +51,39 @@ struct jacobian_colouring {
     }
 };
 
+// Whether a run uses the sparse direct solver (KLU) for n unknowns.
+bool use_klu(const run_spec& run, std::size_t n) {
+    switch (run.linear) {
+    case linear_solver::dense: return false;
+    case linear_solver::klu: return true;
+    case linear_solver::automatic: return n > 200;
+    }
+    return false;
+}
+
+// A compressed-sparse-column matrix with the structure of a pattern (rows of each column, sorted): set its
+// structure, then write column j's entries in the order of pattern[j].
+void set_structure(SUNMatrix m, const std::vector<std::vector<std::size_t>>& pattern) {
+    sunindextype* colptr = SUNSparseMatrix_IndexPointers(m);
+    sunindextype* rows = SUNSparseMatrix_IndexValues(m);
+    sunindextype k = 0;
+    for (std::size_t j = 0; j < pattern.size(); ++j) {
+        colptr[j] = k;
+        for (const auto r: pattern[j]) {
+            rows[k++] = static_cast<sunindextype>(r);
+        }
+    }
+    colptr[pattern.size()] = k;
+}
+
+std::size_t nonzeros(const std::vector<std::vector<std::size_t>>& pattern) {
+    std::size_t nnz = 0;
+    for (const auto& c: pattern) {
+        nnz += c.size();
+    }
+    return nnz;
+}
+
 // The last non-finite derivative the right-hand side produced: CVODE treats it as recoverable and retries with
 // a smaller step, so it only becomes an error when it persists; then the message names it.
 struct nonfinite_record {
@@ -139,6 +172,10 @@ int cvode_jacobian(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac, void* 
         double* fp = N_VGetArrayPointer(tmp2);
         const auto n = static_cast<std::size_t>(N_VGetLength(y));
         SUNMatZero(jac);
+        const bool sparse = SUNMatGetID(jac) == SUNMATRIX_SPARSE;
+        if (sparse) {
+            set_structure(jac, col.pattern);
+        }
         std::copy(y0, y0 + n, yp);
         for (const auto& group: col.groups) {
             for (const auto j: group) {
@@ -152,9 +189,17 @@ int cvode_jacobian(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac, void* 
             }
             for (const auto j: group) {
                 const double inc = yp[j] - y0[j];  // the increment actually represented
-                double* column = SUNDenseMatrix_Column(jac, static_cast<sunindextype>(j));
-                for (const auto r: col.pattern[j]) {
-                    column[r] = (fp[r] - f0[r]) / inc;
+                if (sparse) {
+                    double* data = SUNSparseMatrix_Data(jac) + SUNSparseMatrix_IndexPointers(jac)[j];
+                    for (const auto r: col.pattern[j]) {
+                        *data++ = (fp[r] - f0[r]) / inc;
+                    }
+                }
+                else {
+                    double* column = SUNDenseMatrix_Column(jac, static_cast<sunindextype>(j));
+                    for (const auto r: col.pattern[j]) {
+                        column[r] = (fp[r] - f0[r]) / inc;
+                    }
                 }
                 yp[j] = y0[j];
             }
@@ -206,10 +251,23 @@ public:
         // CVODE would print its errors on stderr; keep the text for our own message, which says more.
         check_cvode(CVodeSetErrHandlerFn(m, cvode_messages, &data_), "CVodeSetErrHandlerFn");
         check_cvode(CVodeSetMaxHnilWarns(m, std::numeric_limits<int>::max()), "CVodeSetMaxHnilWarns");
-        matrix_.reset(SUNDenseMatrix(n_ + nq_, n_ + nq_, ctx_));
-        solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx_));
-        check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
-        if (run.jacobian == jacobian_method::coloured) {
+        if (use_klu(run, static_cast<std::size_t>(n_ + nq_))) {
+            // Sparse LU: the Jacobian's structure from the model, its values by coloured difference quotients.
+            colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol, budget, tol);
+            data_.colouring = colouring_.get();
+            const auto nnz = static_cast<sunindextype>(nonzeros(colouring_->pattern));
+            matrix_.reset(SUNSparseMatrix(n_ + nq_, n_ + nq_, nnz, CSC_MAT, ctx_));
+            set_structure(matrix_.get(), colouring_->pattern);
+            solver_.reset(SUNLinSol_KLU(y_.get(), matrix_.get(), ctx_));
+            check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
+            check_cvode(CVodeSetJacFn(m, cvode_jacobian), "CVodeSetJacFn");
+        }
+        else {
+            matrix_.reset(SUNDenseMatrix(n_ + nq_, n_ + nq_, ctx_));
+            solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx_));
+            check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
+        }
+        if (run.jacobian == jacobian_method::coloured && !colouring_) {
             colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol, budget, tol);
             data_.colouring = colouring_.get();
             check_cvode(CVodeSetJacFn(m, cvode_jacobian), "CVodeSetJacFn");
@@ -540,6 +598,12 @@ std::string integrator::diagnose(int flag, double reached) const {
 struct steady_data {
     rhs_data rhs;
     std::vector<double> totals;  // per conservation law [zmol]
+    // Sparse Newton: the residual's pattern (the rhs pattern with each pivot row replaced by its law's weights),
+    // a colouring of the rhs rows kept, and scratch vectors.
+    std::vector<std::vector<std::size_t>> pattern;
+    std::vector<std::vector<std::size_t>> groups;
+    std::vector<std::vector<std::size_t>> rhs_rows;  // per column: rows of the rhs kept (not pivots)
+    std::vector<double> f0, yp, fp;
 };
 
 int kinsol_residual(N_Vector u, N_Vector f, void* user) noexcept {
@@ -568,6 +632,115 @@ int kinsol_residual(N_Vector u, N_Vector f, void* user) noexcept {
     }
 }
 
+// KINSOL's Jacobian for the sparse solver: rhs rows by coloured difference quotients, law rows exactly.
+int kinsol_jacobian(N_Vector u, N_Vector, SUNMatrix jac, void* user, N_Vector, N_Vector) noexcept {
+    auto* d = static_cast<steady_data*>(user);
+    try {
+        auto& sys = *d->rhs.sys;
+        const double* y0 = N_VGetArrayPointer(u);
+        const std::size_t n = sys.size();
+        SUNMatZero(jac);
+        set_structure(jac, d->pattern);
+        sys.rhs(0.0, y0, d->f0.data(), false);
+        std::copy(y0, y0 + n, d->yp.begin());
+        const double srur = std::sqrt(std::numeric_limits<double>::epsilon());
+        const auto atol = sys.abs_tolerances();
+        const sunindextype* colptr = SUNSparseMatrix_IndexPointers(jac);
+        const sunindextype* rows = SUNSparseMatrix_IndexValues(jac);
+        double* data = SUNSparseMatrix_Data(jac);
+        for (const auto& group: d->groups) {
+            for (const auto j: group) {
+                d->yp[j] = y0[j] + srur * std::max(std::abs(y0[j]), atol[j] * 1e6);
+            }
+            sys.rhs(0.0, d->yp.data(), d->fp.data(), false);
+            for (const auto j: group) {
+                const double inc = d->yp[j] - y0[j];
+                // Rows of column j in CSC order; the rhs rows kept are a subset of them.
+                auto k = colptr[j];
+                for (const auto r: d->rhs_rows[j]) {
+                    while (static_cast<std::size_t>(rows[k]) != r) {
+                        ++k;
+                    }
+                    data[k] = (d->fp[r] - d->f0[r]) / inc;
+                }
+                d->yp[j] = y0[j];
+            }
+        }
+        const auto& laws = sys.conservation_laws();
+        for (const auto& law: laws) {
+            double pivot_weight = 1;
+            for (const auto& [index, weight]: law.weights) {
+                pivot_weight = index == law.pivot ? weight : pivot_weight;
+            }
+            for (const auto& [index, weight]: law.weights) {
+                for (auto k = colptr[index]; k < colptr[index + 1]; ++k) {
+                    if (static_cast<std::size_t>(rows[k]) == law.pivot) {
+                        data[k] = weight / pivot_weight;
+                    }
+                }
+            }
+        }
+        return 0;
+    }
+    catch (...) {
+        d->rhs.guard.pending = std::current_exception();
+        return -1;
+    }
+}
+
+// The residual's sparsity and a colouring of the rhs rows it keeps (see steady_data).
+void prepare_sparse_newton(system& sys, steady_data& d) {
+    const auto rhs_pattern = sys.jacobian_pattern(false);
+    const std::size_t n = rhs_pattern.size();
+    std::vector<char> pivot(n, 0);
+    for (const auto& law: sys.conservation_laws()) {
+        pivot[law.pivot] = 1;
+    }
+    d.rhs_rows.assign(n, {});
+    d.pattern.assign(n, {});
+    for (std::size_t j = 0; j < n; ++j) {
+        for (const auto r: rhs_pattern[j]) {
+            if (pivot[r] == 0) {
+                d.rhs_rows[j].push_back(r);
+            }
+        }
+        d.pattern[j] = d.rhs_rows[j];
+    }
+    for (const auto& law: sys.conservation_laws()) {
+        for (const auto& [index, weight]: law.weights) {
+            d.pattern[index].push_back(law.pivot);
+        }
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+        auto& c = d.pattern[j];
+        c.push_back(j);  // keep the diagonal, even where it is zero
+        std::sort(c.begin(), c.end());
+        c.erase(std::unique(c.begin(), c.end()), c.end());
+    }
+    // Greedy colouring of the columns by the rows kept.
+    std::vector<std::vector<char>> used;
+    for (std::size_t c = 0; c < n; ++c) {
+        std::size_t colour = 0;
+        for (; colour < d.groups.size(); ++colour) {
+            if (std::none_of(d.rhs_rows[c].begin(), d.rhs_rows[c].end(),
+                             [&](std::size_t r) { return used[colour][r] != 0; })) {
+                break;
+            }
+        }
+        if (colour == d.groups.size()) {
+            d.groups.emplace_back();
+            used.emplace_back(n, 0);
+        }
+        d.groups[colour].push_back(c);
+        for (const auto r: d.rhs_rows[c]) {
+            used[colour][r] = 1;
+        }
+    }
+    d.f0.assign(n, 0.0);
+    d.yp.assign(n, 0.0);
+    d.fp.assign(n, 0.0);
+}
+
 // Scale of each state for convergence tests: its magnitude, but at least the absolute tolerance.
 std::vector<double> state_scale(const system& sys, const std::vector<double>& y) {
     const auto atol = sys.abs_tolerances();
@@ -594,7 +767,7 @@ double scaled_residual(system& sys, const std::vector<double>& y) {
 bool kinsol_solve(system& sys, std::vector<double>& y) {
     const auto n = static_cast<sunindextype>(y.size());
     sun_context ctx;
-    steady_data data{{&sys, false, {}, nullptr, false, {}, {}, 0}, {}};
+    steady_data data{{&sys, false, {}, nullptr, false, {}, {}, 0}, {}, {}, {}, {}, {}, {}, {}};
     for (const auto& law: sys.conservation_laws()) {
         double total = 0;
         for (const auto& [index, weight]: law.weights) {
@@ -626,9 +799,21 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
     check_kinsol(KINSetScaledStepTol(m, 1e-15), "KINSetScaledStepTol");
     check_kinsol(KINSetNumMaxIters(m, 500), "KINSetNumMaxIters");
     check_kinsol(KINSetMaxSetupCalls(m, 1), "KINSetMaxSetupCalls");  // exact Newton
-    sun_matrix jac(SUNDenseMatrix(n, n, ctx));
-    sun_linear_solver ls(SUNLinSol_Dense(u.get(), jac.get(), ctx));
-    check_kinsol(KINSetLinearSolver(m, ls.get(), jac.get()), "KINSetLinearSolver");
+    sun_matrix jac;
+    sun_linear_solver ls;
+    if (use_klu(sys.model().run, y.size())) {
+        prepare_sparse_newton(sys, data);
+        jac.reset(SUNSparseMatrix(n, n, static_cast<sunindextype>(nonzeros(data.pattern)), CSC_MAT, ctx));
+        set_structure(jac.get(), data.pattern);
+        ls.reset(SUNLinSol_KLU(u.get(), jac.get(), ctx));
+        check_kinsol(KINSetLinearSolver(m, ls.get(), jac.get()), "KINSetLinearSolver");
+        check_kinsol(KINSetJacFn(m, kinsol_jacobian), "KINSetJacFn");
+    }
+    else {
+        jac.reset(SUNDenseMatrix(n, n, ctx));
+        ls.reset(SUNLinSol_Dense(u.get(), jac.get(), ctx));
+        check_kinsol(KINSetLinearSolver(m, ls.get(), jac.get()), "KINSetLinearSolver");
+    }
     KINSetErrHandlerFn(m, [](int, const char*, const char*, char*, void*) {}, nullptr);
     const int flag = KINSol(m, u.get(), KIN_LINESEARCH, u_scale.get(), f_scale.get());
     data.rhs.guard.rethrow();
@@ -868,6 +1053,7 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
         out.begin(sys.observables());
         sys.observe(0.0, result.y0.data(), values.data());
         out.record(0.0, values);
+        out.record_state(0.0, result.y0.data());
         ++records;
         if (options.inspect) {
             options.inspect(0.0, result.y0.data());
@@ -885,6 +1071,7 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
         if (at_record) {
             sys.observe(t, ode.y(), values.data());
             out.record(t, values);
+            out.record_state(t, ode.y());
             ++records;
             if (options.inspect) {
                 options.inspect(t, ode.y());
@@ -989,6 +1176,12 @@ void tee_recorder::resume(const std::vector<observable_info>& observables, std::
 void tee_recorder::flush() {
     for (auto* s: sinks_) {
         s->flush();
+    }
+}
+
+void tee_recorder::record_state(double t, const double* y) {
+    for (auto* s: sinks_) {
+        s->record_state(t, y);
     }
 }
 

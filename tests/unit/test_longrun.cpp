@@ -874,7 +874,7 @@ TEST(cli_longrun, outputs_are_renamed_into_place_and_unwritable_ones_exit_4) {
     }
     std::sort(names.begin(), names.end());
     // No temporary (.partial, the plot's hidden temporary) and no checkpoint is left behind.
-    EXPECT_EQ(names, (std::vector<std::string>{"budget.csv", "plot.png", "summary.txt", "traces.csv"}));
+    EXPECT_EQ(names, (std::vector<std::string>{"budget.csv", "plot.png", "results.h5", "summary.txt", "traces.csv"}));
 
     // An output folder that cannot be made (its parent is a file): exit status 4, "cannot create".
     const auto file = fresh_path("a_file");
