@@ -271,6 +271,10 @@ int run_nanodomain(const nanodomain_arguments& args) {
                                            numeric->method, numeric->residual));
         }
     }
+    // The numeric value at a distance, NaN outside the grid (inside the mouth, beyond the clamped radius).
+    const auto numeric_at = [&](double r) {
+        return numeric && r >= g.mouth && r <= g.domain ? numeric->at(r) : std::numeric_limits<double>::quiet_NaN();
+    };
     const auto lin = nanodomain::linearize(s);
     const double lambda = nanodomain::excess_buffer_length(s);
     const auto rows = nanodomain::analytic_profile(s, distances);
@@ -311,7 +315,7 @@ int run_nanodomain(const nanodomain_arguments& args) {
             const auto& p = rows[k];
             text += fmt::format("{}{{\"r_nm\": {}, \"numeric_uM\": {}, \"free_uM\": {}, \"linearized_uM\": {}, "
                                 "\"eba_uM\": {}, \"rba_uM\": {}}}",
-                                k ? ", " : "", p.r * 1e3, numeric ? number(numeric->at(p.r)) : std::string("null"),
+                                k ? ", " : "", p.r * 1e3, number(numeric_at(p.r)),
                                 p.free, p.linearized, p.excess, p.rapid);
         }
         text += "]}\n";
@@ -344,7 +348,7 @@ int run_nanodomain(const nanodomain_arguments& args) {
                    "EBA", "RBA");
         for (const auto& p: rows) {
             fmt::print("{:>10.4g} {:>12} {:>12.5g} {:>12.5g} {:>12.5g} {:>12.5g}\n", p.r * 1e3,
-                       numeric ? fmt::format("{:.5g}", numeric->at(p.r)) : std::string("-"), p.free, p.linearized,
+                       std::isfinite(numeric_at(p.r)) ? fmt::format("{:.5g}", numeric_at(p.r)) : std::string("-"), p.free, p.linearized,
                        p.excess, p.rapid);
         }
     }

@@ -88,6 +88,14 @@ public:
     // dy/dt and the budget channel rates at once (both at the same state, one evaluation).
     void rhs(double t, const double* y, double* ydot, double* fluxes, bool stimuli);
 
+    // Flux sites: every budget channel's rate is a sum of contributions that each depend on the states of one site
+    // only (one instance of a mechanism, one clamped face, one voxel of a reaction); flux_site_channels()[s] is
+    // the channel of contribution s, and this rhs() also writes every contribution [zmol/ms] into sites. The
+    // solver differentiates the integrated budget by site, so that a channel summed over a million voxels does
+    // not couple every column of the Jacobian.
+    const std::vector<std::size_t>& flux_site_channels() const;
+    void rhs(double t, const double* y, double* ydot, double* fluxes, double* sites, bool stimuli);
+
     // Observables: the default set (every free concentration, every mechanism state, every budget channel) or
     // the model's record list. observe() writes their values at (t, y) into out, in canonical units.
     const std::vector<observable_info>& observables() const;
