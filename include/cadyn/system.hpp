@@ -156,6 +156,9 @@ public:
     const std::vector<observable_info>& fields() const;
     // The y index of voxel 0 of field k (its values are the grid.size() states from there).
     std::size_t field_offset(std::size_t k) const;
+    // The voxel each state belongs to (a spatial species' value there, a state of a mechanism instance there), or
+    // size_t(-1) for states of no voxel (point models, user parameters driven by rate rules).
+    std::vector<std::size_t> state_voxels() const;
 
 private:
     struct impl;

@@ -1144,9 +1144,12 @@ void reader::read_run(const toml::table& root) {
         else if (*ls == "klu") {
             r.linear = linear_solver::klu;
         }
+        else if (*ls == "gmres") {
+            r.linear = linear_solver::gmres;
+        }
         else {
             report(*t->get("linear_solver"), "run.linear_solver",
-                   fmt::format("expected \"automatic\", \"dense\" or \"klu\", got \"{}\"", *ls));
+                   fmt::format("expected \"automatic\", \"dense\", \"klu\" or \"gmres\", got \"{}\"", *ls));
         }
     }
     r.report_compartment = get_string(*t, "report", "run.", false).value_or("");

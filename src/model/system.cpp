@@ -84,6 +84,7 @@ struct bound_mechanism {
     std::vector<double> obs;                    // observables [observable * n + i]
     std::vector<double*> obs_ptr;
     std::vector<double> obs_reference;          // values at the start of the run (for relative observables)
+    std::vector<std::size_t> voxel;             // per instance: its voxel (spatial sites only)
 };
 
 // The potential of one membrane over its sites [mV], updated every rhs call when it varies in time.
@@ -457,6 +458,10 @@ void system::impl::bind_mechanisms() {
             size = {size[best]};
         }
         b.n = voxel.size();
+        const bool spatial_sites = mesh && (mb != nullptr || compartments[static_cast<std::size_t>(
+                                                                 model.find_compartment(spec.location) -
+                                                                 model.compartments.data())].spatial);
+        b.voxel = spatial_sites ? voxel : std::vector<std::size_t>(b.n, static_cast<std::size_t>(-1));
         for (const auto& f: info.parameters) {
             b.params.insert(b.params.end(), b.n, spec.parameters.at(std::string(f.name)));
         }
@@ -1855,6 +1860,24 @@ void system::rhs(double t, const double* y, double* ydot, double* fluxes, double
         throw;
     }
     impl_->site_out = nullptr;
+}
+
+std::vector<std::size_t> system::state_voxels() const {
+    const auto& d = *impl_;
+    std::vector<std::size_t> out(d.n_states, static_cast<std::size_t>(-1));
+    for (const auto f: d.spatial_fields) {
+        for (std::size_t i = 0; i < d.mesh->size(); ++i) {
+            out[d.fields[f].offset + i] = i;
+        }
+    }
+    for (const auto& b: d.mechanisms) {
+        for (std::size_t s = 0; s < b.info->states.size(); ++s) {
+            for (std::size_t i = 0; i < b.n; ++i) {
+                out[b.state_offset + s * b.n + i] = b.voxel[i];
+            }
+        }
+    }
+    return out;
 }
 
 const grid* system::mesh() const { return impl_->mesh ? &*impl_->mesh : nullptr; }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -79,15 +80,143 @@ struct jacobian_colouring {
     }
 };
 
-// Whether a run uses the sparse direct solver (KLU) for n unknowns.
-bool use_klu(const run_spec& run, std::size_t n) {
-    switch (run.linear) {
-    case linear_solver::dense: return false;
-    case linear_solver::klu: return true;
-    case linear_solver::automatic: return n > 200;
+// The linear solver a run uses for n unknowns (run.linear; automatic: dense LU up to 200 unknowns, GMRES for 3-D
+// grids above 20000, where a sparse LU's fill-in grows as n^(4/3) and its factorisation as n^2, KLU otherwise).
+enum class solver_kind { dense, klu, gmres };
+
+solver_kind choose_solver(const system& sys, std::size_t n) {
+    switch (sys.model().run.linear) {
+    case linear_solver::dense: return solver_kind::dense;
+    case linear_solver::klu: return solver_kind::klu;
+    case linear_solver::gmres: return solver_kind::gmres;
+    case linear_solver::automatic: break;
     }
-    return false;
+    if (n <= 200) {
+        return solver_kind::dense;
+    }
+    const auto* g = sys.mesh();
+    return g != nullptr && g->dimensions == 3 && n > 20000 ? solver_kind::gmres : solver_kind::klu;
 }
+
+// Block-Jacobi preconditioner for GMRES: P = I - gamma J restricted to the states of each voxel (its reactions,
+// the diagonal of its diffusion), each block factorised densely (LU with partial pivoting). States of no voxel
+// form one block; each integrated budget channel is its own block (P = 1 there).
+class block_preconditioner {
+public:
+    block_preconditioner(const system& sys, std::size_t total) {
+        const auto voxels = sys.state_voxels();
+        std::map<std::size_t, std::size_t> block_of_voxel;
+        block_.assign(total, 0);
+        for (std::size_t i = 0; i < total; ++i) {
+            const std::size_t v = i < voxels.size() ? voxels[i] : static_cast<std::size_t>(-2) - i;  // channels alone
+            const auto [it, fresh] = block_of_voxel.try_emplace(v, members_.size());
+            if (fresh) {
+                members_.emplace_back();
+            }
+            block_[i] = it->second;
+            index_.push_back(members_[it->second].size());
+            members_[it->second].push_back(i);
+        }
+        std::size_t off = 0;
+        std::size_t poff = 0;
+        for (const auto& m: members_) {
+            offset_.push_back(off);
+            pivot_offset_.push_back(poff);
+            off += m.size() * m.size();
+            poff += m.size();
+        }
+        lu_.assign(off, 0.0);
+        pivot_.assign(total, 0);
+        work_.assign(total, 0.0);
+    }
+
+    // M_b = I - gamma J[b, b] from the sparse Jacobian jac, factorised in place.
+    void setup(SUNMatrix jac, double gamma) {
+        std::fill(lu_.begin(), lu_.end(), 0.0);
+        const sunindextype* colptr = SUNSparseMatrix_IndexPointers(jac);
+        const sunindextype* rows = SUNSparseMatrix_IndexValues(jac);
+        const double* data = SUNSparseMatrix_Data(jac);
+        const std::size_t n = block_.size();
+        for (std::size_t c = 0; c < n; ++c) {
+            const std::size_t b = block_[c];
+            const std::size_t k = members_[b].size();
+            double* m = lu_.data() + offset_[b];
+            m[index_[c] * k + index_[c]] += 1.0;
+            for (auto e = colptr[c]; e < colptr[c + 1]; ++e) {
+                const auto r = static_cast<std::size_t>(rows[e]);
+                if (block_[r] == b) {
+                    m[index_[r] * k + index_[c]] -= gamma * data[e];  // row-major
+                }
+            }
+        }
+        for (std::size_t b = 0; b < members_.size(); ++b) {
+            factor(lu_.data() + offset_[b], members_[b].size(), pivot_.data() + pivot_offset_[b]);
+        }
+    }
+
+    // z = P^{-1} r
+    void solve(const double* r, double* z) {
+        for (std::size_t b = 0; b < members_.size(); ++b) {
+            const auto& idx = members_[b];
+            const std::size_t k = idx.size();
+            double* x = work_.data();
+            for (std::size_t i = 0; i < k; ++i) {
+                x[i] = r[idx[i]];
+            }
+            const double* m = lu_.data() + offset_[b];
+            const std::size_t* piv = pivot_.data() + pivot_offset_[b];
+            for (std::size_t i = 0; i < k; ++i) {
+                std::swap(x[i], x[piv[i]]);
+                for (std::size_t j = i + 1; j < k; ++j) {
+                    x[j] -= m[j * k + i] * x[i];
+                }
+            }
+            for (std::size_t i = k; i-- > 0;) {
+                for (std::size_t j = i + 1; j < k; ++j) {
+                    x[i] -= m[i * k + j] * x[j];
+                }
+                x[i] /= m[i * k + i];
+            }
+            for (std::size_t i = 0; i < k; ++i) {
+                z[idx[i]] = x[i];
+            }
+        }
+    }
+
+private:
+    // In-place LU with partial pivoting of a k x k row-major matrix; piv[i] the row swapped with row i.
+    static void factor(double* m, std::size_t k, std::size_t* piv) {
+        for (std::size_t i = 0; i < k; ++i) {
+            std::size_t p = i;
+            for (std::size_t j = i + 1; j < k; ++j) {
+                p = std::abs(m[j * k + i]) > std::abs(m[p * k + i]) ? j : p;
+            }
+            piv[i] = p;
+            if (p != i) {
+                for (std::size_t j = 0; j < k; ++j) {
+                    std::swap(m[i * k + j], m[p * k + j]);
+                }
+            }
+            const double d = m[i * k + i] != 0 ? m[i * k + i] : 1e-300;
+            m[i * k + i] = d;
+            for (std::size_t j = i + 1; j < k; ++j) {
+                m[j * k + i] /= d;
+                for (std::size_t c = i + 1; c < k; ++c) {
+                    m[j * k + c] -= m[j * k + i] * m[i * k + c];
+                }
+            }
+        }
+    }
+
+    std::vector<std::size_t> block_;   // per state
+    std::vector<std::size_t> index_;   // per state: its place in its block
+    std::vector<std::vector<std::size_t>> members_;
+    std::vector<std::size_t> offset_;  // into lu_
+    std::vector<double> lu_;
+    std::vector<std::size_t> pivot_;   // per block, at pivot_offset_[block]
+    std::vector<std::size_t> pivot_offset_;
+    std::vector<double> work_;
+};
 
 // A compressed-sparse-column matrix with the structure of a pattern (rows of each column, sorted): set its
 // structure, then write column j's entries in the order of pattern[j].
@@ -145,6 +274,11 @@ struct rhs_data {
     long underflow_warnings = 0;
     static constexpr long underflow_limit = 10;
     bool stalled = false;
+    // GMRES: the preconditioner, the Jacobian it is built from, and scratch vectors for the difference quotients.
+    block_preconditioner* preconditioner = nullptr;
+    SUNMatrix precondition_jacobian = nullptr;
+    N_Vector scratch1 = nullptr;
+    N_Vector scratch2 = nullptr;
 };
 
 int cvode_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user) noexcept {
@@ -246,6 +380,38 @@ int cvode_jacobian(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac, void* 
     }
 }
 
+// GMRES preconditioner: the Jacobian by coloured difference quotients (only when CVODE says it is out of date),
+// then the voxel blocks of I - gamma J factorised.
+int precondition_setup(sunrealtype t, N_Vector y, N_Vector fy, sunbooleantype jok, sunbooleantype* jcur,
+                       sunrealtype gamma, void* user) noexcept {
+    auto* d = static_cast<rhs_data*>(user);
+    try {
+        if (!jok) {
+            const int flag = cvode_jacobian(t, y, fy, d->precondition_jacobian, user, d->scratch1, d->scratch2, nullptr);
+            if (flag != 0) {
+                return flag;
+            }
+            *jcur = SUNTRUE;
+        }
+        else {
+            *jcur = SUNFALSE;
+        }
+        d->preconditioner->setup(d->precondition_jacobian, gamma);
+        return 0;
+    }
+    catch (...) {
+        d->guard.pending = std::current_exception();
+        return -1;
+    }
+}
+
+int precondition_solve(sunrealtype, N_Vector, N_Vector, N_Vector r, N_Vector z, sunrealtype, sunrealtype, int,
+                       void* user) noexcept {
+    auto* d = static_cast<rhs_data*>(user);
+    d->preconditioner->solve(N_VGetArrayPointer(r), N_VGetArrayPointer(z));
+    return 0;
+}
+
 // One CVODE integrator over a system. With budget = true the state vector is extended by one integrated budget
 // channel per flux channel (dq_c/dt = rate of channel c). Because the channels are computed in the same
 // evaluation as dy/dt, every balance "change of total = sum of channels" is a linear invariant of the extended
@@ -285,7 +451,27 @@ public:
         // CVODE would print its errors on stderr; keep the text for our own message, which says more.
         check_cvode(CVodeSetErrHandlerFn(m, cvode_messages, &data_), "CVodeSetErrHandlerFn");
         check_cvode(CVodeSetMaxHnilWarns(m, std::numeric_limits<int>::max()), "CVodeSetMaxHnilWarns");
-        if (use_klu(run, static_cast<std::size_t>(n_ + nq_))) {
+        const auto kind = choose_solver(sys, static_cast<std::size_t>(n_ + nq_));
+        if (kind == solver_kind::gmres) {
+            // GMRES (matrix-free: CVODE's difference-quotient Jacobian-vector products), left-preconditioned by the
+            // exact Jacobian of each voxel.
+            colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol, budget, tol);
+            data_.colouring = colouring_.get();
+            const auto nnz = static_cast<sunindextype>(nonzeros(colouring_->matrix));
+            matrix_.reset(SUNSparseMatrix(n_ + nq_, n_ + nq_, nnz, CSC_MAT, ctx_));
+            set_structure(matrix_.get(), colouring_->matrix);
+            preconditioner_ = std::make_unique<block_preconditioner>(sys, static_cast<std::size_t>(n_ + nq_));
+            scratch1_ = make_vector(n_ + nq_, ctx_);
+            scratch2_ = make_vector(n_ + nq_, ctx_);
+            data_.preconditioner = preconditioner_.get();
+            data_.precondition_jacobian = matrix_.get();
+            data_.scratch1 = scratch1_.get();
+            data_.scratch2 = scratch2_.get();
+            solver_.reset(SUNLinSol_SPGMR(y_.get(), SUN_PREC_LEFT, 30, ctx_));
+            check_cvode(CVodeSetLinearSolver(m, solver_.get(), nullptr), "CVodeSetLinearSolver");
+            check_cvode(CVodeSetPreconditioner(m, precondition_setup, precondition_solve), "CVodeSetPreconditioner");
+        }
+        else if (kind == solver_kind::klu) {
             // Sparse LU: the Jacobian's structure from the model, its values by coloured difference quotients.
             colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol, budget, tol);
             data_.colouring = colouring_.get();
@@ -301,7 +487,7 @@ public:
             solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx_));
             check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
         }
-        if (run.jacobian == jacobian_method::coloured && !colouring_) {
+        if (run.jacobian == jacobian_method::coloured && !colouring_ && kind == solver_kind::dense) {
             colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol, budget, tol);
             data_.colouring = colouring_.get();
             check_cvode(CVodeSetJacFn(m, cvode_jacobian), "CVodeSetJacFn");
@@ -382,10 +568,13 @@ private:
     rhs_data data_;
     solver_statistics counted_;  // before the last CVodeReInit
     std::unique_ptr<jacobian_colouring> colouring_;
+    std::unique_ptr<block_preconditioner> preconditioner_;
     sunindextype n_;
     sunindextype nq_;
     nvector y_;
     nvector atol_;
+    nvector scratch1_;
+    nvector scratch2_;
     // Destroyed in reverse order: the integrator before the linear solver and matrix it uses.
     sun_matrix matrix_;
     sun_linear_solver solver_;
@@ -835,7 +1024,11 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
     check_kinsol(KINSetMaxSetupCalls(m, 1), "KINSetMaxSetupCalls");  // exact Newton
     sun_matrix jac;
     sun_linear_solver ls;
-    if (use_klu(sys.model().run, y.size())) {
+    const auto kind = choose_solver(sys, y.size());
+    if (kind == solver_kind::gmres) {
+        return false;  // large 3-D grids: pseudo-transient continuation with the GMRES integrator instead
+    }
+    if (kind == solver_kind::klu) {
         prepare_sparse_newton(sys, data);
         jac.reset(SUNSparseMatrix(n, n, static_cast<sunindextype>(nonzeros(data.pattern)), CSC_MAT, ctx));
         set_structure(jac.get(), data.pattern);
@@ -965,7 +1158,15 @@ memory_estimate estimate_memory(const system& sys, double t_end, double bytes_pe
     // pivots, ~25 work vectors (Nordsieck history of BDF order 5, weights, corrections, temporaries), and at most
     // one byte per (colour, row) for the Jacobian colouring. KINSOL (the resting state) needs less, and earlier.
     e.solver = 2 * 8 * n * n + 8 * n + 25 * 8 * n + n * n;
-    if (use_klu(sys.model().run, static_cast<std::size_t>(n))) {
+    if (const auto kind = choose_solver(sys, static_cast<std::size_t>(n)); kind == solver_kind::gmres) {
+        // Matrix-free GMRES: ~25 CVODE vectors plus the Krylov basis (30 vectors), the Jacobian's nonzeros for the
+        // preconditioner and the pattern while it is built, the voxel blocks (a few states squared each).
+        const auto* g = sys.mesh();
+        const double dims = g != nullptr ? static_cast<double>(g->dimensions) : 1.0;
+        const double nnz = n * (2 * dims + 4);
+        e.solver = 12 * nnz + 48 * nnz + 10 * n + (25 + 32) * 8 * n + 8 * 16 * n;
+    }
+    else if (kind == solver_kind::klu) {
         // Sparse: the Jacobian's nonzeros (about 2 d + 1 + a few per state on a d-dimensional grid) and KLU's
         // factors, whose fill-in grows with the grid's dimension (nested-dissection estimates: ~log n in 2-D,
         // ~n^(1/3) in 3-D), 12 bytes per nonzero (value and index), plus the colouring (a byte per row per colour,
