@@ -453,6 +453,15 @@ void reader::read_geometry(const toml::table& root) {
             }
         }
     }
+    const double total_voxels = static_cast<double>(g.voxels[0]) * static_cast<double>(g.voxels[1]) *
+                                static_cast<double>(g.voxels[2]);
+    constexpr double voxel_limit = 1e7;  // a few GB of states, names and faces: beyond what this engine serves
+    if (g.spatial() && total_voxels > voxel_limit) {
+        report(*t, path + "voxels",
+               fmt::format("{:.4g} voxels in all: more than the {:.0e} this build handles (memory); use a coarser or "
+                           "graded grid",
+                           total_voxels, voxel_limit));
+    }
     if (g.spatial() && !reported_under("geometry")) {
         try {
             static_cast<void>(build_grid(g));  // reports bad gradings and face names

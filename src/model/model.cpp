@@ -209,6 +209,33 @@ private:
                            fmt::format("expected a non-negative concentration, got {:g} uM", value));
                 }
             }
+            for (const auto& [species, d]: c.diffusion) {
+                ensure_species(species, c.where, key + ".diffusion." + species);
+                if (c.clamped) {
+                    report(c.where, key + ".diffusion." + species,
+                           "a clamped compartment is a bath held constant: nothing diffuses in it");
+                }
+            }
+            for (const auto& patch: c.patches) {
+                ensure_species(patch.species, c.where, key + ".patches." + patch.species);
+            }
+        }
+        // Co-located regions share each voxel: their fractions cannot add up to more than the voxel.
+        if (m_.geometry.spatial()) {
+            double total = 0;
+            std::string names;
+            for (const auto& c: m_.compartments) {
+                if (!c.clamped) {
+                    total += c.fraction;
+                    names += (names.empty() ? "" : " + ") + fmt::format("{} {:g}", c.name, c.fraction);
+                }
+            }
+            if (total > 1 + 1e-12) {
+                report(m_.geometry.where, "compartments",
+                       fmt::format("the compartments sharing the voxels fill more than all of them: {} = {:g} > 1; "
+                                   "set each one's fraction",
+                                   names, total));
+            }
         }
     }
 
