@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 packages=(
     cmake ninja-build g++ pkg-config
-    libsundials-dev libtomlplusplus-dev libcli11-dev libfmt-dev libudunits2-dev libmuparser-dev
+    # SUNDIALS (CVODE, KINSOL) with its KLU sparse solver (SuiteSparse headers)
+    libsundials-dev libsuitesparse-dev
+    libtomlplusplus-dev libcli11-dev libfmt-dev libudunits2-dev libmuparser-dev
     libgtest-dev libgmock-dev
     python3 python3-matplotlib python3-numpy
     # HDF5 output (serial libhdf5; src/io/hdf5.cpp) and reading it back in Python (tests, scripts/plot_fields.py)
