@@ -14,6 +14,11 @@ pkg_check_modules(HDF5_SERIAL REQUIRED IMPORTED_TARGET hdf5-serial)
 add_library(cadyn_hdf5 INTERFACE)
 target_link_libraries(cadyn_hdf5 INTERFACE PkgConfig::HDF5_SERIAL)
 
+# libSBML (src/io/sbml.cpp: SBML import and export): Debian's libsbml5-dev ships a pkg-config file, libsbml.
+pkg_check_modules(LIBSBML REQUIRED IMPORTED_TARGET libsbml)
+add_library(cadyn_sbml INTERFACE)
+target_link_libraries(cadyn_sbml INTERFACE PkgConfig::LIBSBML)
+
 
 # UDUNITS-2 has no CMake config; find the header and library directly.
 find_path(UDUNITS2_INCLUDE_DIR udunits2.h PATH_SUFFIXES udunits2 REQUIRED)
@@ -21,3 +26,37 @@ find_library(UDUNITS2_LIBRARY udunits2 REQUIRED)
 add_library(cadyn_udunits2 INTERFACE)
 target_include_directories(cadyn_udunits2 INTERFACE ${UDUNITS2_INCLUDE_DIR})
 target_link_libraries(cadyn_udunits2 INTERFACE ${UDUNITS2_LIBRARY})
+
+# The Python package (python/, issue #6): pybind11 (pybind11-dev) against Debian's own interpreter and headers
+# (python3-dev), never a pyenv or virtualenv `python3` that happens to come first on PATH: the module must match the
+# interpreter that has Debian's numpy and matplotlib, and the one the tests and scripts/setup.sh use. Found before
+# pybind11, so that pybind11 uses this FindPython result (its "new" mode) instead of searching on its own.
+set(Python3_EXECUTABLE /usr/bin/python3 CACHE FILEPATH "The Python the cadyn module is built for (Debian's)")
+set(PYBIND11_FINDPYTHON ON)
+find_package(Python3 3.9 QUIET COMPONENTS Interpreter Development.Module)
+if(Python3_FOUND)
+    find_package(pybind11 2.6 QUIET CONFIG)
+endif()
+# CADYN_BUILD_PYTHON: ON by default when pybind11 and Python's headers are there, except in the sanitizer and fuzzer
+# builds: an ASan-instrumented extension cannot be loaded by an uninstrumented /usr/bin/python3 (the ASan runtime
+# must come first in the process), so those builds leave the module out. Where pybind11 is missing the OFF is not
+# cached, so that installing pybind11-dev later (scripts/setup.sh) turns the module on at the next configure.
+if(pybind11_FOUND AND NOT CADYN_SANITIZE AND NOT CADYN_BUILD_FUZZERS)
+    option(CADYN_BUILD_PYTHON "Build the Python package (python/; pybind11, /usr/bin/python3)" ON)
+elseif(DEFINED CACHE{CADYN_BUILD_PYTHON})
+    option(CADYN_BUILD_PYTHON "Build the Python package (python/; pybind11, /usr/bin/python3)" OFF)
+else()
+    set(CADYN_BUILD_PYTHON OFF)
+endif()
+if(CADYN_BUILD_PYTHON)
+    if(NOT pybind11_FOUND)
+        message(FATAL_ERROR "CADYN_BUILD_PYTHON needs pybind11 and the headers of ${Python3_EXECUTABLE} "
+                            "(Debian: apt-get install pybind11-dev python3-dev; scripts/setup.sh installs them)")
+    endif()
+    if(CADYN_SANITIZE OR CADYN_BUILD_FUZZERS)
+        message(FATAL_ERROR "CADYN_BUILD_PYTHON with CADYN_SANITIZE or CADYN_BUILD_FUZZERS: an instrumented extension "
+                            "cannot be loaded by ${Python3_EXECUTABLE}; configure with -DCADYN_BUILD_PYTHON=OFF")
+    endif()
+    message(STATUS "cadyn: Python package for ${Python3_EXECUTABLE} (Python ${Python3_VERSION}, pybind11 "
+                   "${pybind11_VERSION})")
+endif()

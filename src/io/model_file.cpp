@@ -13,6 +13,7 @@
 #include <cadyn/catalogue.hpp>
 #include <cadyn/geometry.hpp>
 #include <cadyn/io/model_file.hpp>
+#include <cadyn/io/sbml.hpp>
 #include <cadyn/units.hpp>
 
 #include "io/default_model.hpp"
@@ -1234,6 +1235,10 @@ model_spec reader::read(const toml::table& root) {
 } // namespace
 
 model_spec parse_model(std::string_view text, const std::string& source_name) {
+    // SBML models (a name ending in .xml or .sbml): src/io/sbml.cpp.
+    if (is_sbml_path(source_name)) {
+        return parse_sbml(text, source_name);
+    }
     toml::table root;
     try {
         root = toml::parse(text, source_name);

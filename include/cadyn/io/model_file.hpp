@@ -12,10 +12,12 @@
 
 namespace cadyn {
 
-// Read and validate a model file. Throws model_error with every problem found (file:line: key: message).
+// Read and validate a model file. Throws model_error with every problem found (file:line: key: message). A file
+// whose name ends in .xml or .sbml is an SBML model (cadyn/io/sbml.hpp, docs/sbml.md).
 model_spec read_model_file(const std::filesystem::path& path);
 
-// Parse and validate model text; `source_name` is used in messages.
+// Parse and validate model text; `source_name` is used in messages (and, ending in .xml or .sbml, makes the text
+// SBML).
 model_spec parse_model(std::string_view text, const std::string& source_name);
 
 // The built-in default model (models/soma.toml, compiled in): a neuron soma with extracellular space, cytosol and

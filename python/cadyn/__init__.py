@@ -1,0 +1,181 @@
+"""cadyn: intracellular calcium dynamics from Python.
+
+Load a model (the TOML model files of ``cadyn run``), change its parameters with units, run it, and get numpy
+arrays of its traces and fields, its budgets and a summary::
+
+    import cadyn
+
+    model = cadyn.load("models/buffered_cell.toml")
+    model.set("pmca.vmax", "60 uM/s")          # any unit of the parameter's dimension
+    model.set("cyt.ca", "0.2 uM")              # an initial concentration
+    result = model.run(t_end="2 s")
+    result.time                                # [ms], numpy
+    result["cyt.ca"]                           # [uM], numpy
+    result.summary()                           # resting, peak, decay time constant, budget closure, ...
+    result.budget                              # where every ion went
+    result.plot().savefig("plot.png")
+
+Numbers inside cadyn are in its canonical units (uM, ms, um, um^2, um^3, zmol, mV, pA, K; docs/units.md);
+everything you type carries its unit (``"0.2 uM"``, ``"25 pmol/cm^2/s"``, ``"5 s"``), except dimensionless values,
+which may be plain numbers. Budget amounts are in amol (1 amol = 1000 zmol).
+
+Errors raise ``cadyn.ModelError`` (a ``ValueError``; ``cadyn.UnitError`` for a quantity, a subclass) with the same
+text the command line prints, ``cadyn.SolverError`` (a ``RuntimeError``) when the solver cannot finish, and
+``cadyn.OutputError`` (an ``OSError``) when a file cannot be written; all derive from ``cadyn.Error``.
+"""
+
+import os
+
+from . import _cadyn
+from ._cadyn import Error, ModelError, OutputError, SolverError, UnitError
+from .result import Grid, Result
+
+__version__ = _cadyn.__version__
+__all__ = [
+    "Error",
+    "Grid",
+    "Model",
+    "ModelError",
+    "OutputError",
+    "Result",
+    "SolverError",
+    "UnitError",
+    "convert",
+    "default_model",
+    "load",
+    "mechanism_types",
+    "parse",
+]
+
+# Readers by file suffix; anything else is read as TOML (as `cadyn run` does).
+SBML_SUFFIXES = (".xml", ".sbml")
+
+
+class Model(_cadyn.Model):
+    """A cadyn model: what a model file says, validated, in canonical units.
+
+    Make one with :func:`load`, :func:`parse` or :func:`default_model`. Changing it (:meth:`set`) changes this
+    object only; :meth:`copy` first to keep the original.
+    """
+
+    # name, description, source (the file, "<string>", or "" for the built-in default), text (its TOML) and
+    # spatial (it has a [geometry]) are read-only properties from the engine.
+
+    def set(self, key, value):
+        """Set one value of the model, with its unit; the model is validated as the model reader would.
+
+        key is
+          - ``"MECHANISM.PARAMETER"``: a mechanism parameter (``"pmca.vmax"``), in any unit of its dimension;
+            membrane capacities may also be given per volume (``"30 uM/s"``) or for the whole membrane
+            (``"5 amol/s"``), as in a model file;
+          - ``"COMPARTMENT.SPECIES"``: an initial concentration (``"cyt.ca"``; of a clamped compartment: its fixed
+            concentration);
+          - ``"parameters.NAME"`` or ``"NAME"``: a user parameter of the model's [parameters];
+          - ``"t_end"``, ``"rtol"``, ``"atol"``, ``"max_step"``, ``"max_steps"``, ``"start"`` (``"initial"`` or
+            ``"steady_state"``; each also as ``"run.KEY"``), ``"record.interval"``, ``"temperature"``.
+
+        value is a quantity string (``"0.2 uM"``, ``"37 degC"``), or a plain number for a dimensionless value.
+        Raises UnitError for a wrong unit and ModelError for an unknown key or a value out of range; the model is
+        then unchanged. Returns the model, so that calls can be chained.
+        """
+        self._set(key, value)
+        return self
+
+    def get(self, key, unit=None):
+        """The value of ``key`` (as for :meth:`set`) in canonical units, or converted to ``unit`` (``"nM"``)."""
+        value, canonical = self._get(key)
+        if unit is None:
+            return value
+        if not canonical:
+            error = ModelError(f"'{key}': its unit is not known to the model; ask without a unit")
+            error.problems = []
+            raise error
+        return _cadyn.convert(value, canonical, unit)
+
+    @property
+    def parameters(self):
+        """Every value :meth:`set` can change: ``{key: (value, canonical unit)}`` (a snapshot; unit "" for user
+        parameters, whose unit the model does not keep)."""
+        return self._parameters()
+
+    def mechanisms(self):
+        """The mechanisms: a list of dicts (name, type, kind "membrane" or "volume", location, stimulus)."""
+        return self._mechanisms()
+
+    def species(self):
+        """The species: a list of dicts (name, charge)."""
+        return self._species()
+
+    def compartments(self):
+        """The compartments: a list of dicts (name, volume_um3, clamped, initial_uM {species: uM})."""
+        return self._compartments()
+
+    def observables(self):
+        """What a run records: a list of (name, canonical unit)."""
+        return self._observables()
+
+    def steady_state(self):
+        """The resting state (stimuli off, dy/dt = 0) as ``{state name: value}`` in canonical units (uM for
+        concentrations). Raises SolverError when none is found."""
+        return self._steady_state()
+
+    def run(self, t_end=None, start=None, fields=None):
+        """Simulate the model and return a :class:`Result`.
+
+        t_end: the simulated time with its unit (``"5 s"``); default the model's run.t_end.
+        start: ``"initial"`` (the model's concentrations) or ``"steady_state"``; default the model's run.start.
+        fields: spatial models only: which fields to keep voxel by voxel at every record: None (the model's
+            record.fields, else every spatial species, as ``cadyn run``), ``"all"``, or a list of names.
+        The run releases the GIL; Ctrl-C stops it with KeyboardInterrupt.
+        """
+        if t_end is not None and not isinstance(t_end, str):
+            t_end = repr(t_end)  # a bare number: the units module says what is missing
+        return Result(self._run(t_end=t_end, start=start, fields=fields))
+
+    def copy(self):
+        """An independent copy of the model."""
+        return Model(self)
+
+    def __repr__(self):
+        where = self.source or "built-in default"
+        return f"<cadyn.Model {self.name!r} ({where}): {len(self.mechanisms())} mechanisms>"
+
+
+def load(path):
+    """Read a model file: TOML (``cadyn run``'s format, docs/model-format.md); SBML (.xml, .sbml) is reserved.
+
+    Raises ModelError with every problem found, as ``cadyn check`` prints them (file:line:col: 'key': message).
+    """
+    path = os.fspath(path)
+    if path.lower().endswith(SBML_SUFFIXES):
+        return _load_sbml(path)
+    return Model(path=path)
+
+
+def _load_sbml(path):
+    """Hook for SBML import (issue #6): until the engine's SBML reader (include/cadyn/io/sbml.hpp) is bound in
+    python/src/bindings.cpp (see model_from_file there), SBML files are refused. Then: return Model(sbml=path)."""
+    raise NotImplementedError(
+        f"{path}: SBML import is not available yet (issue #6, SBML import); convert the model to cadyn's TOML "
+        "format (docs/model-format.md) meanwhile"
+    )
+
+
+def parse(text, source="<string>"):
+    """A model from TOML text (the model-file format); ``source`` names it in error messages."""
+    return Model(text=text, source=source)
+
+
+def default_model():
+    """The built-in default model (models/soma.toml, as ``cadyn run`` without a model)."""
+    return Model()
+
+
+def convert(value, from_unit, to_unit):
+    """Convert a number between units with cadyn's units module: ``convert(1, "mM", "uM")`` is 1000 (to round-off)."""
+    return _cadyn.convert(value, from_unit, to_unit)
+
+
+def mechanism_types():
+    """The names of every mechanism type in the catalogue (``cadyn mechanisms`` describes them)."""
+    return _cadyn.mechanism_types()
