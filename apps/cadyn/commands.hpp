@@ -15,5 +15,6 @@ void add_mechanisms(CLI::App& app, int& status);
 void add_default_model(CLI::App& app, int& status);
 void add_thermo(CLI::App& app, int& status);
 void add_nanodomain(CLI::App& app, int& status);
+void add_export_sbml(CLI::App& app, int& status);
 
 } // namespace cadyn::cli

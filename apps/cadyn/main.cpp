@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     add_default_model(app, status);
     add_thermo(app, status);
     add_nanodomain(app, status);
+    add_export_sbml(app, status);
     try {
         app.parse(argc, argv);
     }

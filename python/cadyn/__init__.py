@@ -153,12 +153,9 @@ def load(path):
 
 
 def _load_sbml(path):
-    """Hook for SBML import (issue #6): until the engine's SBML reader (include/cadyn/io/sbml.hpp) is bound in
-    python/src/bindings.cpp (see model_from_file there), SBML files are refused. Then: return Model(sbml=path)."""
-    raise NotImplementedError(
-        f"{path}: SBML import is not available yet (issue #6, SBML import); convert the model to cadyn's TOML "
-        "format (docs/model-format.md) meanwhile"
-    )
+    """An SBML model (Level 2 or 3, ODE core; docs/sbml.md): the engine's importer reads files named .xml or .sbml,
+    refusing with a ModelError whatever it cannot honour exactly."""
+    return Model(path=path)
 
 
 def parse(text, source="<string>"):

@@ -433,7 +433,7 @@ private:
     };
     struct species_info {
         const Species* s = nullptr;
-        std::string name;           // the cadyn species name: the SBML id (or the name, for cadyn's own exports)
+        std::string name;           // the cadyn species name: the SBML id
         std::string field;          // "comp.S": the cadyn observable
         std::string compartment;    // SBML id
         double fc = 1;              // cadyn concentration per SBML concentration
@@ -670,7 +670,14 @@ std::string importer::runtime_symbol(const std::string& id) {
         if (kl == nullptr || kl->getMath() == nullptr) {
             throw unsupported_feature{"reaction without kinetic law", fmt::format("reaction '{}'", id)};
         }
-        if (++inline_depth_ > 32) {
+        struct depth_guard {
+            int& depth;
+            explicit depth_guard(int& d): depth(++d) {}
+            ~depth_guard() { --depth; }
+            depth_guard(const depth_guard&) = delete;
+            depth_guard& operator=(const depth_guard&) = delete;
+        } guard(inline_depth_);
+        if (inline_depth_ > 32) {
             throw unsupported_feature{"reaction rates", "reaction rates refer to each other in a cycle"};
         }
         std::map<std::string, std::string> locals;
@@ -680,9 +687,7 @@ std::string importer::runtime_symbol(const std::string& id) {
         for (unsigned int i = 0; i < kl->getNumParameters(); ++i) {
             locals[kl->getParameter(i)->getId()] = number_text(kl->getParameter(i)->getValue());
         }
-        auto text = "(" + runtime(kl->getMath(), &locals) + ")";
-        --inline_depth_;
-        return text;
+        return "(" + runtime(kl->getMath(), &locals) + ")";
     }
     throw unsupported_feature{"symbol", fmt::format("'{}' names nothing this import knows", id)};
 }
@@ -1830,11 +1835,8 @@ public:
                 refused.push_back(fmt::format("mechanism '{}' ({}): {}", mech.name, mech.type, why));
             }
         }
-        for (const auto& mb: in_.membranes) {
-            if (mb.protocol.type == potential_protocol::kind::expression && !mb.protocol.expression.empty()) {
-                // Only mechanisms read a potential; those that do were refused above if it varies.
-            }
-        }
+        // Membranes are not written: only mechanisms read their potentials, and those that do were written with
+        // the (constant) potential as a number or refused above.
         if (!refused.empty()) {
             std::string text = "this model cannot be exported to SBML exactly:";
             for (const auto& r: refused) {

@@ -918,8 +918,16 @@ void system::impl::choose_observables() {
         all.push_back({state_names[index], ""});
         refs.push_back({observable_kind::state, index});
     }
+    // "uptake.ca_flux"; a reaction moving one species between compartments has a channel in each, named
+    // "uptake.er.ca_flux" and "uptake.cyt.ca_flux" (names must be unique: they are columns and HDF5 datasets).
+    std::map<std::string, int> uses;
+    for (const auto& ch: channels) {
+        ++uses[ch.mechanism + "." + ch.species + "_flux"];
+    }
     for (std::size_t c = 0; c < channels.size(); ++c) {
-        all.push_back({channels[c].mechanism + "." + channels[c].species + "_flux", "amol/s"});
+        const auto& ch = channels[c];
+        const std::string plain = ch.mechanism + "." + ch.species + "_flux";
+        all.push_back({uses[plain] > 1 ? ch.mechanism + "." + ch.to + "." + ch.species + "_flux" : plain, "amol/s"});
         refs.push_back({observable_kind::channel, c});
     }
     for (std::size_t k = 0; k < mechanisms.size(); ++k) {

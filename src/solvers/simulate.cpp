@@ -1248,6 +1248,11 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
     result.t_end = t_end;
     check_memory(sys, t_end, out.bytes_per_record(sys.observables().size()));
     const std::size_t n_budget = sys.flux_channels().size();
+    if (sys.size() + n_budget == 0) {
+        // CVODE cannot integrate an empty system.
+        throw error("nothing to simulate: this model has no free concentration, no mechanism state and no flux (every "
+                    "compartment is clamped?)");
+    }
     if (resume != nullptr) {
         if (resume->y0.size() != sys.size() || resume->y.size() != sys.size() + n_budget ||
             !(resume->t >= 0 && resume->t < t_end) || resume->next_record < 1) {

@@ -8,6 +8,10 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <utility>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -190,6 +194,31 @@ TEST(sbml_import, model_files_named_xml_or_sbml_are_read_as_sbml) {
     std::stringstream out;
     out << std::ifstream(dir / "out.txt").rdbuf();
     EXPECT_THAT(out.str(), HasSubstr(": ok (1 compartment"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST(sbml_export, cadyn_export_sbml_writes_a_file_that_cadyn_runs) {
+    const auto dir = std::filesystem::temp_directory_path() / fmt::format("cadyn_sbml_cli_{}", ::getpid());
+    std::filesystem::create_directories(dir);
+    const std::string models = std::string(CADYN_SOURCE_DIR) + "/models/";
+    const auto sh = [&](const std::string& args) {
+        const std::string command =
+            fmt::format("{} {} > {} 2>&1", CADYN_BINARY, args, (dir / "out.txt").string());
+        const int rc = std::system(command.c_str());
+        std::stringstream out;
+        out << std::ifstream(dir / "out.txt").rdbuf();
+        return std::make_pair(WEXITSTATUS(rc), out.str());
+    };
+    const auto exported = sh(fmt::format("export-sbml {}li_rinzel.toml -o {}", models, (dir / "lr.xml").string()));
+    EXPECT_EQ(exported.first, 0) << exported.second;
+    const auto run = sh(fmt::format("run {} --t-end '2 s' --no-plot --out {}", (dir / "lr.xml").string(),
+                                    (dir / "run").string()));
+    EXPECT_EQ(run.first, 0) << run.second;
+    EXPECT_TRUE(std::filesystem::exists(dir / "run" / "traces.csv"));
+    // A spatial model cannot be exported: exit 2 and the reason.
+    const auto refused = sh(fmt::format("export-sbml {}nanodomain.toml", models));
+    EXPECT_EQ(refused.first, 2);
+    EXPECT_THAT(refused.second, HasSubstr("the model is spatial"));
     std::filesystem::remove_all(dir);
 }
 
