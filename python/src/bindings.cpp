@@ -54,6 +54,15 @@ namespace cadyn::python {
 
 namespace {
 
+// "key: message", as a diagnostic without a location prints it. Built member by member: GCC 12 at -O3 warns,
+// wrongly, that a brace-initialised temporary diagnostic may be used uninitialised.
+std::string keyed_message(const std::string& key, const std::string& message) {
+    cadyn::diagnostic d;
+    d.key = key;
+    d.message = message;
+    return d.to_string();
+}
+
 // ---------------------------------------------------------------------------------------------------- exceptions
 
 struct exception_types {
@@ -357,7 +366,7 @@ void set_value(py_model& pm, const std::string& key, const py::handle& value) {
             p->value = to_coherent(text).value;
         }
         catch (const unit_error& e) {
-            throw unit_error(diagnostic{{}, key, e.what()}.to_string());
+            throw unit_error(keyed_message(key, e.what()));
         }
         p->where = set_from_python;
     }

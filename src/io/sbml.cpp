@@ -1419,6 +1419,20 @@ std::string file_text(const std::filesystem::path& path) {
 
 namespace {
 
+// A problem with the document as a whole (no line to point at). Built member by member: GCC 12 at -O3 warns,
+// wrongly, that a brace-initialised diagnostic thrown from here may be used uninitialised.
+diagnostic document_problem(const std::string& source, const std::string& key, const std::string& message) {
+    diagnostic d;
+    d.where.file = source;
+    d.key = key;
+    d.message = message;
+    return d;
+}
+
+[[noreturn]] void throw_document_error(const std::string& source, const std::string& key, const std::string& message) {
+    throw model_error({document_problem(source, key, message)});
+}
+
 using ast_ptr = std::unique_ptr<ASTNode>;
 
 ast_ptr make_node(ASTNodeType_t type) { return std::make_unique<ASTNode>(type); }
@@ -2552,7 +2566,7 @@ double sbml_model::to_sbml(const std::string& id, double observed, bool amount) 
 sbml_model import_sbml(std::string_view text, const std::string& source_name) {
     std::unique_ptr<SBMLDocument> doc(readSBMLFromString(std::string(text).c_str()));
     if (!doc) {
-        throw model_error({{{source_name, 0, 0}, "", "libSBML could not read the document"}});
+        throw_document_error(source_name, "", "libSBML could not read the document");
     }
     std::vector<diagnostic> problems;
     for (unsigned int i = 0; i < doc->getNumErrors(); ++i) {
@@ -2567,17 +2581,18 @@ sbml_model import_sbml(std::string_view text, const std::string& source_name) {
         throw model_error(std::move(problems));
     }
     if (doc->getLevel() < 2) {
-        throw sbml_unsupported({{{source_name, 0, 0}, "sbml",
-                                 "SBML feature 'Level 1' is not supported: convert the model to Level 2 or 3"}});
+        throw sbml_unsupported({document_problem(
+            source_name, "sbml", "SBML feature 'Level 1' is not supported: convert the model to Level 2 or 3")});
     }
     for (unsigned int i = 0; i < doc->getNumPlugins(); ++i) {
         const std::string package = doc->getPlugin(i)->getPackageName();
         static const std::set<std::string> harmless = {"layout", "render", "groups", "l3v2extendedmath"};
         if (!harmless.contains(package) && doc->isPackageEnabled(package)) {
-            problems.push_back({{source_name, 0, 0}, "sbml",
-                                fmt::format("SBML feature 'package {}' is not supported: cadyn reads SBML core only "
-                                            "(packages layout, render and groups are ignored)",
-                                            package)});
+            problems.push_back(document_problem(
+                source_name, "sbml",
+                fmt::format("SBML feature 'package {}' is not supported: cadyn reads SBML core only (packages layout, "
+                            "render and groups are ignored)",
+                            package)));
         }
     }
     if (!problems.empty()) {
@@ -2585,7 +2600,7 @@ sbml_model import_sbml(std::string_view text, const std::string& source_name) {
     }
     const auto* model = doc->getModel();
     if (model == nullptr) {
-        throw model_error({{{source_name, 0, 0}, "sbml", "the SBML document has no model"}});
+        throw_document_error(source_name, "sbml", "the SBML document has no model");
     }
     importer imp(*model, source_name);
     auto result = imp.run();
