@@ -167,8 +167,11 @@ public:
             }
             const double* m = lu_.data() + offset_[b];
             const std::size_t* piv = pivot_.data() + pivot_offset_[b];
+            // The row swaps first (factor() swapped whole rows, multipliers included), then L y = P r, U x = y.
             for (std::size_t i = 0; i < k; ++i) {
                 std::swap(x[i], x[piv[i]]);
+            }
+            for (std::size_t i = 0; i < k; ++i) {
                 for (std::size_t j = i + 1; j < k; ++j) {
                     x[j] -= m[j * k + i] * x[i];
                 }
