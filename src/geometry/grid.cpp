@@ -212,22 +212,6 @@ std::string join_names(const std::vector<std::string>& names) {
     return out;
 }
 
-const char* kind_name(kind k) {
-    switch (k) {
-    case kind::cable:
-        return "cable";
-    case kind::shells:
-        return "shells";
-    case kind::axisymmetric:
-        return "axisymmetric";
-    case kind::box:
-        return "box";
-    case kind::none:
-        break;
-    }
-    return "none";
-}
-
 } // namespace
 
 std::vector<std::string> face_names(geometry_spec::kind k) {
@@ -362,12 +346,12 @@ grid build_grid(const geometry_spec& geometry) {
     const bool membrane_known = std::find(names.begin(), names.end(), membrane) != names.end();
     if (!membrane_known) {
         report("geometry.membrane_face", fmt::format("unknown face '{}' for a {} geometry: expected one of {}",
-                                                     membrane, kind_name(k), join_names(names)));
+                                                     membrane, geometry_name(k), join_names(names)));
     }
     for (const std::string& c: geometry.clamped_faces) {
         if (std::find(names.begin(), names.end(), c) == names.end()) {
             report("geometry.clamped_faces", fmt::format("unknown face '{}' for a {} geometry: expected one of {}", c,
-                                                         kind_name(k), join_names(names)));
+                                                         geometry_name(k), join_names(names)));
         }
         else if (membrane_known && c == membrane) {
             report("geometry.clamped_faces",
