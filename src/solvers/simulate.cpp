@@ -284,7 +284,25 @@ struct rhs_data {
     SUNMatrix precondition_jacobian = nullptr;
     N_Vector scratch1 = nullptr;
     N_Vector scratch2 = nullptr;
+    // Error weights 1/(rtol |y_i| + atol_i), computed in one pass (error_weights) instead of CVODE's four.
+    double rtol = 0;
+    const double* atol = nullptr;
 };
+
+// CVODE's error weights (CVodeWFtolerances): the same values as CVodeSVtolerances gives, in one pass over y.
+int error_weights(N_Vector y, N_Vector ewt, void* user) noexcept {
+    const auto* d = static_cast<const rhs_data*>(user);
+    const sunindextype n = N_VGetLength(y);
+    const double* yv = N_VGetArrayPointer(y);
+    double* w = N_VGetArrayPointer(ewt);
+    double smallest = std::numeric_limits<double>::infinity();
+    for (sunindextype i = 0; i < n; ++i) {
+        const double tolerance = d->rtol * std::fabs(yv[i]) + d->atol[i];
+        smallest = std::min(smallest, tolerance);
+        w[i] = 1.0 / tolerance;
+    }
+    return smallest > 0 ? 0 : -1;
+}
 
 int cvode_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void* user) noexcept {
     auto* d = static_cast<rhs_data*>(user);
@@ -451,7 +469,9 @@ public:
         }
         void* m = mem_.get();
         check_cvode(CVodeInit(m, cvode_rhs, t0, y_.get()), "CVodeInit");
-        check_cvode(CVodeSVtolerances(m, run.rtol, atol_.get()), "CVodeSVtolerances");
+        data_.rtol = run.rtol;
+        data_.atol = N_VGetArrayPointer(atol_.get());
+        check_cvode(CVodeWFtolerances(m, error_weights), "CVodeWFtolerances");
         check_cvode(CVodeSetUserData(m, &data_), "CVodeSetUserData");
         // CVODE would print its errors on stderr; keep the text for our own message, which says more.
         check_cvode(CVodeSetErrHandlerFn(m, cvode_messages, &data_), "CVodeSetErrHandlerFn");
@@ -464,6 +484,7 @@ public:
             data_.colouring = colouring_.get();
             const auto nnz = static_cast<sunindextype>(nonzeros(colouring_->matrix));
             matrix_.reset(SUNSparseMatrix(n_ + nq_, n_ + nq_, nnz, CSC_MAT, ctx_));
+            use_fast_matrix_ops(matrix_.get());
             set_structure(matrix_.get(), colouring_->matrix);
             preconditioner_ = std::make_unique<block_preconditioner>(sys, static_cast<std::size_t>(n_ + nq_));
             scratch1_ = make_vector(n_ + nq_, ctx_);
@@ -482,16 +503,22 @@ public:
             data_.colouring = colouring_.get();
             const auto nnz = static_cast<sunindextype>(nonzeros(colouring_->matrix));
             matrix_.reset(SUNSparseMatrix(n_ + nq_, n_ + nq_, nnz, CSC_MAT, ctx_));
+            use_fast_matrix_ops(matrix_.get());
             set_structure(matrix_.get(), colouring_->matrix);
             solver_.reset(SUNLinSol_KLU(y_.get(), matrix_.get(), ctx_));
             // AMD ordering: 2-2.4x less fill than SUNDIALS' default COLAMD on 2-D and 3-D grids.
             SUNLinSol_KLUSetOrdering(solver_.get(), 0);
+            // No block triangular form: each budget channel would be a 1 x 1 block of its own, and the blocks'
+            // bookkeeping cost the 1000-voxel wave 13 % of its time in KLU's solves (docs/performance.md).
+            SUNLinSol_KLUGetCommon(solver_.get())->btf = 0;
             check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
             check_cvode(CVodeSetJacFn(m, cvode_jacobian), "CVodeSetJacFn");
         }
         else {
             matrix_.reset(SUNDenseMatrix(n_ + nq_, n_ + nq_, ctx_));
-            solver_.reset(SUNLinSol_Dense(y_.get(), matrix_.get(), ctx_));
+            use_fast_matrix_ops(matrix_.get());
+            // The budget channels' columns are zero (nothing depends on them): only the states' block is factorised.
+            solver_.reset(make_dense_solver(ctx_, n_ + nq_, n_));
             check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
         }
         if (run.jacobian == jacobian_method::coloured && !colouring_ && kind == solver_kind::dense) {
@@ -1038,6 +1065,7 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
     if (kind == solver_kind::klu) {
         prepare_sparse_newton(sys, data);
         jac.reset(SUNSparseMatrix(n, n, static_cast<sunindextype>(nonzeros(data.pattern)), CSC_MAT, ctx));
+        use_fast_matrix_ops(jac.get());
         set_structure(jac.get(), data.pattern);
         ls.reset(SUNLinSol_KLU(u.get(), jac.get(), ctx));
         SUNLinSol_KLUSetOrdering(ls.get(), 0);  // AMD
@@ -1046,7 +1074,8 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
     }
     else {
         jac.reset(SUNDenseMatrix(n, n, ctx));
-        ls.reset(SUNLinSol_Dense(u.get(), jac.get(), ctx));
+        use_fast_matrix_ops(jac.get());
+        ls.reset(make_dense_solver(ctx, n, n));
         check_kinsol(KINSetLinearSolver(m, ls.get(), jac.get()), "KINSetLinearSolver");
     }
     KINSetErrHandlerFn(m, [](int, const char*, const char*, char*, void*) {}, nullptr);

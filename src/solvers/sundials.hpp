@@ -18,6 +18,8 @@
 
 #include <cadyn/error.hpp>
 
+#include "fast_ops.hpp"
+
 namespace cadyn::detail {
 
 class sun_context {
@@ -66,6 +68,7 @@ inline nvector make_vector(sunindextype n, SUNContext ctx) {
     if (!v) {
         throw internal_error("N_VNew_Serial failed");
     }
+    use_fast_vector_ops(v.get());
     return v;
 }
 

@@ -1,0 +1,629 @@
+// Compiled serial vector and matrix operations for SUNDIALS (see fast_ops.hpp for why).
+//
+// Each function keeps the arithmetic of SUNDIALS 6.4.1's serial version, including its special cases of the
+// linear sum (a == b computes a*(x + y), a == -b computes a*(x - y)), so elementwise results do not change.
+// Reductions use four partial sums so that the compiler can keep several additions in flight.
+#include "fast_ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include <nvector/nvector_serial.h>
+#include <sunmatrix/sunmatrix_dense.h>
+#include <sunmatrix/sunmatrix_sparse.h>
+
+namespace cadyn::detail {
+namespace {
+
+using index = sunindextype;
+
+index length(N_Vector v) { return NV_LENGTH_S(v); }
+double* data(N_Vector v) { return NV_DATA_S(v); }
+double* array_pointer(N_Vector v) { return NV_DATA_S(v); }
+
+// sum over i of f(i), in four partial sums.
+template <class F>
+double sum4(index n, F f) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    index i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += f(i);
+        s1 += f(i + 1);
+        s2 += f(i + 2);
+        s3 += f(i + 3);
+    }
+    for (; i < n; ++i) {
+        s0 += f(i);
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+void linear_sum(double a, N_Vector x, double b, N_Vector y, N_Vector z) {
+    const index n = length(x);
+    const double* xd = data(x);
+    const double* yd = data(y);
+    double* zd = data(z);
+    if (a == b) {
+        for (index i = 0; i < n; ++i) {
+            zd[i] = a * (xd[i] + yd[i]);
+        }
+    }
+    else if (a == -b) {
+        for (index i = 0; i < n; ++i) {
+            zd[i] = a * (xd[i] - yd[i]);
+        }
+    }
+    else {
+        for (index i = 0; i < n; ++i) {
+            zd[i] = a * xd[i] + b * yd[i];
+        }
+    }
+}
+
+void constant(double c, N_Vector z) { std::fill(data(z), data(z) + length(z), c); }
+
+void product(N_Vector x, N_Vector y, N_Vector z) {
+    const index n = length(x);
+    const double* xd = data(x);
+    const double* yd = data(y);
+    double* zd = data(z);
+    for (index i = 0; i < n; ++i) {
+        zd[i] = xd[i] * yd[i];
+    }
+}
+
+void divide(N_Vector x, N_Vector y, N_Vector z) {
+    const index n = length(x);
+    const double* xd = data(x);
+    const double* yd = data(y);
+    double* zd = data(z);
+    for (index i = 0; i < n; ++i) {
+        zd[i] = xd[i] / yd[i];
+    }
+}
+
+void scale(double c, N_Vector x, N_Vector z) {
+    const index n = length(x);
+    const double* xd = data(x);
+    double* zd = data(z);
+    if (c == 1.0) {
+        if (x != z) {
+            std::copy(xd, xd + n, zd);
+        }
+        return;
+    }
+    if (c == -1.0) {
+        for (index i = 0; i < n; ++i) {
+            zd[i] = -xd[i];
+        }
+        return;
+    }
+    for (index i = 0; i < n; ++i) {
+        zd[i] = c * xd[i];
+    }
+}
+
+void absolute(N_Vector x, N_Vector z) {
+    const index n = length(x);
+    const double* xd = data(x);
+    double* zd = data(z);
+    for (index i = 0; i < n; ++i) {
+        zd[i] = std::fabs(xd[i]);
+    }
+}
+
+void inverse(N_Vector x, N_Vector z) {
+    const index n = length(x);
+    const double* xd = data(x);
+    double* zd = data(z);
+    for (index i = 0; i < n; ++i) {
+        zd[i] = 1.0 / xd[i];
+    }
+}
+
+void add_constant(N_Vector x, double b, N_Vector z) {
+    const index n = length(x);
+    const double* xd = data(x);
+    double* zd = data(z);
+    for (index i = 0; i < n; ++i) {
+        zd[i] = xd[i] + b;
+    }
+}
+
+double dot(N_Vector x, N_Vector y) {
+    const double* xd = data(x);
+    const double* yd = data(y);
+    return sum4(length(x), [=](index i) { return xd[i] * yd[i]; });
+}
+
+double max_norm(N_Vector x) {
+    const index n = length(x);
+    const double* xd = data(x);
+    double m = 0;
+    for (index i = 0; i < n; ++i) {
+        m = std::max(m, std::fabs(xd[i]));
+    }
+    return m;
+}
+
+double weighted_square_sum(N_Vector x, N_Vector w) {
+    const double* xd = data(x);
+    const double* wd = data(w);
+    return sum4(length(x), [=](index i) {
+        const double p = xd[i] * wd[i];
+        return p * p;
+    });
+}
+
+double weighted_square_sum_mask(N_Vector x, N_Vector w, N_Vector id) {
+    const double* xd = data(x);
+    const double* wd = data(w);
+    const double* idd = data(id);
+    return sum4(length(x), [=](index i) {
+        const double p = xd[i] * wd[i];
+        return idd[i] > 0 ? p * p : 0.0;
+    });
+}
+
+double wrms_norm(N_Vector x, N_Vector w) {
+    return std::sqrt(weighted_square_sum(x, w) / static_cast<double>(length(x)));
+}
+
+double wrms_norm_mask(N_Vector x, N_Vector w, N_Vector id) {
+    return std::sqrt(weighted_square_sum_mask(x, w, id) / static_cast<double>(length(x)));
+}
+
+double minimum(N_Vector x) {
+    const index n = length(x);
+    const double* xd = data(x);
+    double m = xd[0];
+    for (index i = 1; i < n; ++i) {
+        if (xd[i] < m) {
+            m = xd[i];
+        }
+    }
+    return m;
+}
+
+double wl2_norm(N_Vector x, N_Vector w) { return std::sqrt(weighted_square_sum(x, w)); }
+
+double l1_norm(N_Vector x) {
+    const double* xd = data(x);
+    return sum4(length(x), [=](index i) { return std::fabs(xd[i]); });
+}
+
+void compare(double c, N_Vector x, N_Vector z) {
+    const index n = length(x);
+    const double* xd = data(x);
+    double* zd = data(z);
+    for (index i = 0; i < n; ++i) {
+        zd[i] = std::fabs(xd[i]) >= c ? 1.0 : 0.0;
+    }
+}
+
+sunbooleantype inverse_test(N_Vector x, N_Vector z) {
+    const index n = length(x);
+    const double* xd = data(x);
+    double* zd = data(z);
+    sunbooleantype no_zero = SUNTRUE;
+    for (index i = 0; i < n; ++i) {
+        if (xd[i] == 0.0) {
+            no_zero = SUNFALSE;
+        }
+        else {
+            zd[i] = 1.0 / xd[i];
+        }
+    }
+    return no_zero;
+}
+
+sunbooleantype constraint_mask(N_Vector c, N_Vector x, N_Vector m) {
+    const index n = length(x);
+    const double* cd = data(c);
+    const double* xd = data(x);
+    double* md = data(m);
+    bool violated = false;
+    for (index i = 0; i < n; ++i) {
+        md[i] = 0;
+        if (cd[i] == 0.0) {
+            continue;
+        }
+        const double a = std::fabs(cd[i]);
+        if ((a > 1.5 && xd[i] * cd[i] <= 0.0) || (a > 0.5 && xd[i] * cd[i] < 0.0)) {
+            md[i] = 1;
+            violated = true;
+        }
+    }
+    return violated ? SUNFALSE : SUNTRUE;
+}
+
+double min_quotient(N_Vector num, N_Vector denom) {
+    const index n = length(num);
+    const double* nd = data(num);
+    const double* dd = data(denom);
+    bool found = false;
+    double m = std::numeric_limits<double>::max();  // SUNDIALS' BIG_REAL when no denominator is nonzero
+    for (index i = 0; i < n; ++i) {
+        if (dd[i] == 0.0) {
+            continue;
+        }
+        const double q = nd[i] / dd[i];
+        m = found ? std::min(m, q) : q;
+        found = true;
+    }
+    return m;
+}
+
+// z = sum c[k] X[k], with nvec_serial's cases (z may be X[0]).
+int linear_combination(int nvec, double* c, N_Vector* x, N_Vector z) {
+    if (nvec == 1) {
+        scale(c[0], x[0], z);
+        return 0;
+    }
+    if (nvec == 2) {
+        linear_sum(c[0], x[0], c[1], x[1], z);
+        return 0;
+    }
+    const index n = length(z);
+    double* zd = data(z);
+    if (x[0] == z) {
+        if (c[0] != 1.0) {
+            for (index i = 0; i < n; ++i) {
+                zd[i] *= c[0];
+            }
+        }
+    }
+    else {
+        const double* xd = data(x[0]);
+        for (index i = 0; i < n; ++i) {
+            zd[i] = c[0] * xd[i];
+        }
+    }
+    for (int k = 1; k < nvec; ++k) {
+        const double* xd = data(x[k]);
+        const double ck = c[k];
+        for (index i = 0; i < n; ++i) {
+            zd[i] += ck * xd[i];
+        }
+    }
+    return 0;
+}
+
+// Z[k] = a[k] x + Y[k].
+int scale_add_multi(int nvec, double* a, N_Vector x, N_Vector* y, N_Vector* z) {
+    if (nvec == 1) {
+        linear_sum(a[0], x, 1.0, y[0], z[0]);
+        return 0;
+    }
+    const index n = length(x);
+    const double* xd = data(x);
+    for (int k = 0; k < nvec; ++k) {
+        const double* yd = data(y[k]);
+        double* zd = data(z[k]);
+        const double ak = a[k];
+        for (index i = 0; i < n; ++i) {
+            zd[i] = ak * xd[i] + yd[i];
+        }
+    }
+    return 0;
+}
+
+int dot_multi(int nvec, N_Vector x, N_Vector* y, double* dots) {
+    for (int k = 0; k < nvec; ++k) {
+        dots[k] = dot(x, y[k]);
+    }
+    return 0;
+}
+
+// ---- matrices ----
+
+int dense_zero(SUNMatrix a) {
+    std::fill(SM_DATA_D(a), SM_DATA_D(a) + SM_LDATA_D(a), 0.0);
+    return SUNMAT_SUCCESS;
+}
+
+int dense_copy(SUNMatrix a, SUNMatrix b) {
+    if (SM_ROWS_D(a) != SM_ROWS_D(b) || SM_COLUMNS_D(a) != SM_COLUMNS_D(b)) {
+        return SUNMatCopy_Dense(a, b);
+    }
+    std::copy(SM_DATA_D(a), SM_DATA_D(a) + SM_LDATA_D(a), SM_DATA_D(b));
+    return SUNMAT_SUCCESS;
+}
+
+int dense_scale_add_identity(double c, SUNMatrix a) {
+    const index rows = SM_ROWS_D(a);
+    const index columns = SM_COLUMNS_D(a);
+    double* d = SM_DATA_D(a);
+    for (index j = 0; j < columns; ++j) {
+        double* column = d + j * rows;
+        for (index i = 0; i < rows; ++i) {
+            column[i] = c * column[i];
+        }
+        if (j < rows) {
+            column[j] += 1.0;
+        }
+    }
+    return SUNMAT_SUCCESS;
+}
+
+int sparse_zero(SUNMatrix a) {
+    // As SUNMatZero_Sparse: values, row indices and column pointers all zero.
+    const index nnz = SM_NNZ_S(a);
+    std::fill(SM_DATA_S(a), SM_DATA_S(a) + nnz, 0.0);
+    std::fill(SM_INDEXVALS_S(a), SM_INDEXVALS_S(a) + nnz, index{0});
+    std::fill(SM_INDEXPTRS_S(a), SM_INDEXPTRS_S(a) + SM_NP_S(a) + 1, index{0});
+    return SUNMAT_SUCCESS;
+}
+
+int sparse_copy(SUNMatrix a, SUNMatrix b) {
+    const index used = SM_INDEXPTRS_S(a)[SM_NP_S(a)];
+    if (SM_ROWS_S(a) != SM_ROWS_S(b) || SM_COLUMNS_S(a) != SM_COLUMNS_S(b) ||
+        SM_SPARSETYPE_S(a) != SM_SPARSETYPE_S(b) || SM_NNZ_S(b) < used) {
+        return SUNMatCopy_Sparse(a, b);  // reallocates b
+    }
+    const index nnz_b = SM_NNZ_S(b);
+    std::copy(SM_DATA_S(a), SM_DATA_S(a) + used, SM_DATA_S(b));
+    std::fill(SM_DATA_S(b) + used, SM_DATA_S(b) + nnz_b, 0.0);
+    std::copy(SM_INDEXVALS_S(a), SM_INDEXVALS_S(a) + used, SM_INDEXVALS_S(b));
+    std::fill(SM_INDEXVALS_S(b) + used, SM_INDEXVALS_S(b) + nnz_b, index{0});
+    std::copy(SM_INDEXPTRS_S(a), SM_INDEXPTRS_S(a) + SM_NP_S(a) + 1, SM_INDEXPTRS_S(b));
+    return SUNMAT_SUCCESS;
+}
+
+int sparse_scale_add_identity(double c, SUNMatrix a) {
+    const index np = SM_NP_S(a);
+    const index* ptr = SM_INDEXPTRS_S(a);
+    const index* idx = SM_INDEXVALS_S(a);
+    if (SM_ROWS_S(a) != SM_COLUMNS_S(a)) {
+        return SUNMatScaleAddI_Sparse(c, a);
+    }
+    // Every column (CSC) or row (CSR) must hold its diagonal entry; else SUNDIALS' version makes room for it.
+    for (index j = 0; j < np; ++j) {
+        bool diagonal = false;
+        for (index k = ptr[j]; k < ptr[j + 1]; ++k) {
+            diagonal |= idx[k] == j;
+        }
+        if (!diagonal) {
+            return SUNMatScaleAddI_Sparse(c, a);
+        }
+    }
+    double* d = SM_DATA_S(a);
+    for (index j = 0; j < np; ++j) {
+        for (index k = ptr[j]; k < ptr[j + 1]; ++k) {
+            d[k] = c * d[k];
+            if (idx[k] == j) {
+                d[k] += 1.0;
+            }
+        }
+    }
+    return SUNMAT_SUCCESS;
+}
+
+SUNMatrix fast_clone(SUNMatrix a) {
+    SUNMatrix b = SUNMatGetID(a) == SUNMATRIX_DENSE ? SUNMatClone_Dense(a) : SUNMatClone_Sparse(a);
+    if (b != nullptr) {
+        use_fast_matrix_ops(b);
+    }
+    return b;
+}
+
+// ---- dense LU with partial pivoting over the leading block ----
+//
+// The matrix is [A 0; B D] with A the states' block (leading x leading) and D diagonal: the rows after the
+// leading block belong to quantities that nothing in the leading block depends on (integrated budget
+// channels). A is factorised with partial pivoting (as SUNDIALS' denseGETRF: largest magnitude in the column,
+// whole rows swapped); the trailing unknowns follow by substitution.
+
+struct dense_content {
+    sunindextype n = 0;        // rows and columns
+    sunindextype leading = 0;  // the factorised block
+    std::vector<sunindextype> pivots;
+    sunindextype last_flag = 0;
+};
+
+dense_content& content_of(SUNLinearSolver s) { return *static_cast<dense_content*>(s->content); }
+
+SUNLinearSolver_Type dense_type(SUNLinearSolver) { return SUNLINEARSOLVER_DIRECT; }
+SUNLinearSolver_ID dense_id(SUNLinearSolver) { return SUNLINEARSOLVER_CUSTOM; }
+int dense_initialize(SUNLinearSolver s) {
+    content_of(s).last_flag = 0;
+    return SUNLS_SUCCESS;
+}
+sunindextype dense_last_flag(SUNLinearSolver s) { return content_of(s).last_flag; }
+
+int dense_space(SUNLinearSolver s, long* real_words, long* integer_words) {
+    *real_words = 0;
+    *integer_words = static_cast<long>(content_of(s).pivots.size()) + 3;
+    return SUNLS_SUCCESS;
+}
+
+int dense_free(SUNLinearSolver s) {
+    if (s != nullptr) {
+        delete static_cast<dense_content*>(s->content);
+        s->content = nullptr;
+        SUNLinSolFreeEmpty(s);
+    }
+    return SUNLS_SUCCESS;
+}
+
+int dense_setup(SUNLinearSolver s, SUNMatrix a) {
+    auto& c = content_of(s);
+    if (SUNMatGetID(a) != SUNMATRIX_DENSE || SM_ROWS_D(a) != c.n || SM_COLUMNS_D(a) != c.n) {
+        c.last_flag = SUNLS_ILL_INPUT;
+        return SUNLS_ILL_INPUT;
+    }
+    const index n = c.n;
+    const index m = c.leading;
+    double* d = SM_DATA_D(a);
+    for (index k = 0; k < m; ++k) {
+        double* column_k = d + k * n;
+        index pivot = k;
+        for (index i = k + 1; i < m; ++i) {
+            if (std::fabs(column_k[i]) > std::fabs(column_k[pivot])) {
+                pivot = i;
+            }
+        }
+        c.pivots[static_cast<std::size_t>(k)] = pivot;
+        if (column_k[pivot] == 0.0) {
+            c.last_flag = k + 1;
+            return SUNLS_LUFACT_FAIL;
+        }
+        if (pivot != k) {
+            for (index j = 0; j < m; ++j) {
+                std::swap(d[j * n + pivot], d[j * n + k]);
+            }
+        }
+        const double inverse_pivot = 1.0 / column_k[k];
+        for (index i = k + 1; i < m; ++i) {
+            column_k[i] *= inverse_pivot;
+        }
+        for (index j = k + 1; j < m; ++j) {
+            double* column_j = d + j * n;
+            const double a_kj = column_j[k];
+            if (a_kj != 0.0) {
+                for (index i = k + 1; i < m; ++i) {
+                    column_j[i] -= a_kj * column_k[i];
+                }
+            }
+        }
+    }
+    for (index i = m; i < n; ++i) {
+        if (d[i * n + i] == 0.0) {
+            c.last_flag = i + 1;
+            return SUNLS_LUFACT_FAIL;
+        }
+    }
+    c.last_flag = 0;
+    return SUNLS_SUCCESS;
+}
+
+int dense_solve(SUNLinearSolver s, SUNMatrix a, N_Vector x, N_Vector b, double) {
+    auto& c = content_of(s);
+    const index n = c.n;
+    const index m = c.leading;
+    const double* d = SM_DATA_D(a);
+    double* xd = data(x);
+    if (x != b) {
+        std::copy(data(b), data(b) + n, xd);
+    }
+    for (index k = 0; k < m; ++k) {
+        const index pivot = c.pivots[static_cast<std::size_t>(k)];
+        if (pivot != k) {
+            std::swap(xd[k], xd[pivot]);
+        }
+    }
+    for (index k = 0; k + 1 < m; ++k) {  // L y = P b (unit diagonal)
+        const double* column_k = d + k * n;
+        const double xk = xd[k];
+        for (index i = k + 1; i < m; ++i) {
+            xd[i] -= column_k[i] * xk;
+        }
+    }
+    for (index k = m - 1; k >= 0; --k) {  // U x = y
+        const double* column_k = d + k * n;
+        xd[k] /= column_k[k];
+        const double xk = xd[k];
+        for (index i = 0; i < k; ++i) {
+            xd[i] -= column_k[i] * xk;
+        }
+    }
+    for (index j = 0; j < m; ++j) {  // B x_A + D x_B = b_B
+        const double* column_j = d + j * n;
+        const double xj = xd[j];
+        for (index i = m; i < n; ++i) {
+            xd[i] -= column_j[i] * xj;
+        }
+    }
+    for (index i = m; i < n; ++i) {
+        xd[i] /= d[i * n + i];
+    }
+    c.last_flag = SUNLS_SUCCESS;
+    return SUNLS_SUCCESS;
+}
+
+} // namespace
+
+void use_fast_vector_ops(N_Vector v) {
+    auto* ops = v->ops;
+    ops->nvgetarraypointer = array_pointer;
+    ops->nvgetlength = length;
+    ops->nvlinearsum = linear_sum;
+    ops->nvconst = constant;
+    ops->nvprod = product;
+    ops->nvdiv = divide;
+    ops->nvscale = scale;
+    ops->nvabs = absolute;
+    ops->nvinv = inverse;
+    ops->nvaddconst = add_constant;
+    ops->nvdotprod = dot;
+    ops->nvmaxnorm = max_norm;
+    ops->nvwrmsnorm = wrms_norm;
+    ops->nvwrmsnormmask = wrms_norm_mask;
+    ops->nvmin = minimum;
+    ops->nvwl2norm = wl2_norm;
+    ops->nvl1norm = l1_norm;
+    ops->nvcompare = compare;
+    ops->nvinvtest = inverse_test;
+    ops->nvconstrmask = constraint_mask;
+    ops->nvminquotient = min_quotient;
+    ops->nvlinearcombination = linear_combination;
+    ops->nvscaleaddmulti = scale_add_multi;
+    ops->nvdotprodmulti = dot_multi;
+    ops->nvdotprodlocal = dot;
+    ops->nvmaxnormlocal = max_norm;
+    ops->nvminlocal = minimum;
+    ops->nvl1normlocal = l1_norm;
+    ops->nvinvtestlocal = inverse_test;
+    ops->nvconstrmasklocal = constraint_mask;
+    ops->nvminquotientlocal = min_quotient;
+    ops->nvwsqrsumlocal = weighted_square_sum;
+    ops->nvwsqrsummasklocal = weighted_square_sum_mask;
+}
+
+void use_fast_matrix_ops(SUNMatrix m) {
+    switch (SUNMatGetID(m)) {
+    case SUNMATRIX_DENSE:
+        m->ops->zero = dense_zero;
+        m->ops->copy = dense_copy;
+        m->ops->scaleaddi = dense_scale_add_identity;
+        m->ops->clone = fast_clone;
+        break;
+    case SUNMATRIX_SPARSE:
+        m->ops->zero = sparse_zero;
+        m->ops->copy = sparse_copy;
+        m->ops->scaleaddi = sparse_scale_add_identity;
+        m->ops->clone = fast_clone;
+        break;
+    default:
+        break;
+    }
+}
+
+SUNLinearSolver make_dense_solver(SUNContext context, sunindextype n, sunindextype leading) {
+    SUNLinearSolver s = SUNLinSolNewEmpty(context);
+    if (s == nullptr) {
+        return nullptr;
+    }
+    auto* c = new dense_content;
+    c->n = n;
+    c->leading = std::min(leading, n);
+    c->pivots.assign(static_cast<std::size_t>(c->leading), 0);
+    s->content = c;
+    s->ops->gettype = dense_type;
+    s->ops->getid = dense_id;
+    s->ops->initialize = dense_initialize;
+    s->ops->setup = dense_setup;
+    s->ops->solve = dense_solve;
+    s->ops->lastflag = dense_last_flag;
+    s->ops->space = dense_space;
+    s->ops->free = dense_free;
+    return s;
+}
+
+} // namespace cadyn::detail
