@@ -31,6 +31,11 @@ public:
     virtual ~recorder() = default;
     virtual void begin(const std::vector<observable_info>& observables) = 0;
     virtual void record(double t, std::span<const double> values) = 0;
+    // Which observables record() reads (1 = read), asked once before begin() or resume(): simulate() computes
+    // only those and passes NaN for the others. Default: all of them.
+    virtual std::vector<char> wanted(const std::vector<observable_info>& observables) const {
+        return std::vector<char>(observables.size(), 1);
+    }
     // The whole state y (system::size() values) at the time of the record() just made, for recorders that write
     // spatial fields voxel by voxel. Default: ignored.
     virtual void record_state(double t, const double* y) {
@@ -63,6 +68,7 @@ public:
 
     void begin(const std::vector<observable_info>& observables) override;
     void record(double t, std::span<const double> values) override;
+    std::vector<char> wanted(const std::vector<observable_info>& observables) const override;
     double bytes_per_record(std::size_t columns) const override;
 
     const std::vector<observable_info>& observables() const { return observables_; }
@@ -84,6 +90,7 @@ public:
     explicit tee_recorder(std::vector<recorder*> sinks): sinks_(std::move(sinks)) {}
     void begin(const std::vector<observable_info>& observables) override;
     void record(double t, std::span<const double> values) override;
+    std::vector<char> wanted(const std::vector<observable_info>& observables) const override;
     void record_state(double t, const double* y) override;
     void end() override;
     void resume(const std::vector<observable_info>& observables, std::size_t rows) override;

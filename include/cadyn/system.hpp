@@ -97,9 +97,11 @@ public:
     void rhs(double t, const double* y, double* ydot, double* fluxes, double* sites, bool stimuli);
 
     // Observables: the default set (every free concentration, every mechanism state, every budget channel) or
-    // the model's record list. observe() writes their values at (t, y) into out, in canonical units.
+    // the model's record list. observe() writes their values at (t, y) into out, in canonical units. With
+    // `wanted` (one flag per observable) it computes only the flagged ones and writes NaN for the others: a
+    // budget-channel observable costs a whole right-hand side, a mechanism observable its mechanism's observe().
     const std::vector<observable_info>& observables() const;
-    void observe(double t, const double* y, double* out);
+    void observe(double t, const double* y, double* out, const char* wanted = nullptr);
 
     // Take y as the start of a run: observables declared relative_to_start (a dye's F/F0) are divided by their
     // value here. simulate() calls it with the state the run starts from.

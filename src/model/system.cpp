@@ -1562,11 +1562,17 @@ void system::fluxes(double t, const double* y, double* out, bool stimuli) {
     impl_->evaluate(t, y, impl_->scratch_ydot.data(), out, stimuli);
 }
 
-void system::observe(double t, const double* y, double* out) {
+void system::observe(double t, const double* y, double* out, const char* wanted) {
     auto& d = *impl_;
     bool need_flux = false;
-    for (const auto& r: d.observable_refs) {
-        need_flux = need_flux || r.kind == observable_kind::channel || r.kind == observable_kind::atp;
+    bool need_mechanisms = false;
+    for (std::size_t k = 0; k < d.observable_refs.size(); ++k) {
+        if (wanted != nullptr && wanted[k] == 0) {
+            continue;
+        }
+        const auto kind = d.observable_refs[k].kind;
+        need_flux = need_flux || kind == observable_kind::channel || kind == observable_kind::atp;
+        need_mechanisms = need_mechanisms || kind == observable_kind::mechanism;
     }
     if (need_flux) {
         d.evaluate(t, y, d.scratch_ydot.data(), d.scratch_flux.data(), true);
@@ -1576,9 +1582,15 @@ void system::observe(double t, const double* y, double* out) {
         d.update_symbols(t, y);
         d.update_membranes();
     }
-    d.compute_mechanism_observables(t, y);
+    if (need_mechanisms) {
+        d.compute_mechanism_observables(t, y);
+    }
     for (std::size_t k = 0; k < d.observable_refs.size(); ++k) {
         const auto& r = d.observable_refs[k];
+        if (wanted != nullptr && wanted[k] == 0) {
+            out[k] = std::numeric_limits<double>::quiet_NaN();
+            continue;
+        }
         switch (r.kind) {
         case observable_kind::field:
             out[k] = d.mean(d.compartments[d.fields[r.index].compartment_index], d.cur[r.index]);

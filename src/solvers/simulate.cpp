@@ -1331,6 +1331,10 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
     }
     integrator ode(sys, resume != nullptr ? resume->y : result.y0, t, true, true);
     std::vector<double> values(sys.observables().size());
+    const std::vector<char> wanted = out.wanted(sys.observables());
+    if (wanted.size() != values.size()) {
+        throw internal_error(fmt::format("recorder wants {} flags for {} observables", wanted.size(), values.size()));
+    }
     std::vector<char> nonnegative(sys.size());
     for (std::size_t i = 0; i < sys.size(); ++i) {
         nonnegative[i] = sys.is_nonnegative(i) ? 1 : 0;
@@ -1341,7 +1345,7 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
     }
     else {
         out.begin(sys.observables());
-        sys.observe(0.0, result.y0.data(), values.data());
+        sys.observe(0.0, result.y0.data(), values.data(), wanted.data());
         out.record(0.0, values);
         out.record_state(0.0, result.y0.data());
         ++records;
@@ -1359,7 +1363,7 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
         // Whole records at multiples of the interval, and always the final time.
         const bool at_record = std::abs(t - t_record) <= 1e-12 * std::max(1.0, t_record);
         if (at_record) {
-            sys.observe(t, ode.y(), values.data());
+            sys.observe(t, ode.y(), values.data(), wanted.data());
             out.record(t, values);
             out.record_state(t, ode.y());
             ++records;
@@ -1417,6 +1421,14 @@ void memory_recorder::begin(const std::vector<observable_info>& observables) {
     columns_.assign(observables_.size(), {});
 }
 
+std::vector<char> memory_recorder::wanted(const std::vector<observable_info>& observables) const {
+    std::vector<char> flags(observables.size(), keep_.empty() ? 1 : 0);
+    for (std::size_t k = 0; k < observables.size() && !keep_.empty(); ++k) {
+        flags[k] = std::find(keep_.begin(), keep_.end(), observables[k].name) != keep_.end() ? 1 : 0;
+    }
+    return flags;
+}
+
 void memory_recorder::record(double t, std::span<const double> values) {
     times_.push_back(t);
     for (std::size_t k = 0; k < source_.size(); ++k) {
@@ -1449,6 +1461,17 @@ void tee_recorder::record(double t, std::span<const double> values) {
     for (auto* s: sinks_) {
         s->record(t, values);
     }
+}
+
+std::vector<char> tee_recorder::wanted(const std::vector<observable_info>& observables) const {
+    std::vector<char> flags(observables.size(), 0);
+    for (const auto* s: sinks_) {
+        const auto w = s->wanted(observables);
+        for (std::size_t k = 0; k < flags.size() && k < w.size(); ++k) {
+            flags[k] = flags[k] != 0 || w[k] != 0 ? 1 : 0;
+        }
+    }
+    return flags;
 }
 
 void tee_recorder::end() {

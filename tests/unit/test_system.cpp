@@ -1,4 +1,5 @@
 // The compiled system: state layout, conservation laws, and the Jacobian sparsity pattern.
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -6,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cadyn/io/model_file.hpp>
+#include <cadyn/simulate.hpp>
 #include <cadyn/system.hpp>
 
 #include "run_helpers.hpp"
@@ -153,4 +155,38 @@ TEST(system, total_amount_counts_free_and_bound) {
     const double bound = 100 * 0.2 / (1 + 0.2);
     EXPECT_NEAR(y[3], bound, 1e-12);
     EXPECT_NEAR(sys.total_amount(y.data(), "ca"), (0.2 + bound) * 2000 + 300 * 200, 1e-9);
+}
+
+TEST(system, observe_computes_only_the_wanted_observables) {
+    // The default observables of the coupled model include budget channels (computed through a right-hand side)
+    // and concentrations. Asking for a subset gives the same values for it and NaN for the rest; a recorder that
+    // keeps one column sees the values a full observe() gives.
+    auto sys = cadyn::testing::compile_text(coupled);
+    const auto& obs = sys.observables();
+    ASSERT_GE(obs.size(), 4u);
+    auto y = sys.initial_state();
+    y[0] = 0.7;  // away from rest, so that the channels carry something
+    std::vector<double> all(obs.size());
+    sys.observe(12.0, y.data(), all.data());
+    for (std::size_t skip = 0; skip < obs.size(); ++skip) {
+        std::vector<char> wanted(obs.size(), 1);
+        wanted[skip] = 0;
+        std::vector<double> some(obs.size(), -1.0);
+        sys.observe(12.0, y.data(), some.data(), wanted.data());
+        for (std::size_t k = 0; k < obs.size(); ++k) {
+            if (k == skip) {
+                EXPECT_TRUE(std::isnan(some[k])) << obs[k].name;
+            }
+            else {
+                EXPECT_EQ(some[k], all[k]) << obs[k].name << " with " << obs[skip].name << " left out";
+            }
+        }
+    }
+    cadyn::memory_recorder one({obs.back().name});
+    const auto flags = one.wanted(obs);
+    EXPECT_EQ(std::count(flags.begin(), flags.end(), 1), 1);
+    EXPECT_EQ(flags.back(), 1);
+    cadyn::memory_recorder every;
+    const auto all_flags = every.wanted(obs);
+    EXPECT_EQ(static_cast<std::size_t>(std::count(all_flags.begin(), all_flags.end(), 1)), obs.size());
 }
