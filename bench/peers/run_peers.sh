@@ -5,7 +5,8 @@
 #
 #   bench/peers/run_peers.sh [BUILD_DIR]     (default build-bench: a Release build with -DCADYN_BUILD_BENCH=ON)
 #
-# Needs /usr/bin/python3 with scipy (python3-scipy), xppaut, and hyperfine (else a plain timing loop).
+# Needs /usr/bin/python3 with scipy (python3-scipy), xppaut, and hyperfine (else a plain timing loop); NEURON
+# (python3-neuron, li_rinzel_neuron.py: rxd + CVode) is one more peer when /usr/bin/python3 can import it.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,16 +34,28 @@ cmd_bdf="$py $peers/li_rinzel_scipy.py BDF --repeats 1 > /dev/null"
 have_xpp=0
 command -v xppaut > /dev/null && have_xpp=1
 cmd_xpp="cd $work && xppaut li_rinzel.ode -silent > /dev/null 2>&1"
+have_nrn=0
+"$py" -c "import neuron" > /dev/null 2>&1 && have_nrn=1
+cmd_nrn="cd $work && $py $peers/li_rinzel_neuron.py --repeats 1 > /dev/null"
 
 echo "== in process"
 "$bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
     --benchmark_out="$work/bench.json" --benchmark_out_format=json | tee "$work/bench.txt"
 "$py" "$peers/li_rinzel_scipy.py" LSODA BDF --repeats 5 | tee "$work/scipy.txt"
+if ((have_nrn)); then
+    # stderr (NEURON's "no DISPLAY" notice) is shown only when the run or its scipy cross-check fails
+    if ! "$py" "$peers/li_rinzel_neuron.py" --repeats 5 --check 2> "$work/neuron.err" | tee "$work/neuron.txt"; then
+        cat "$work/neuron.err" >&2; echo "NEURON run or its cross-check with scipy failed" >&2; exit 1
+    fi
+else
+    echo "NEURON not importable by $py (python3-neuron): skipped"
+fi
 
 echo "== whole process ($runs runs each)"
 names=(cadyn scipy_LSODA scipy_BDF)
 cmds=("$cmd_cadyn" "$cmd_lsoda" "$cmd_bdf")
 if ((have_xpp)); then names+=(xppaut); cmds+=("$cmd_xpp"); else echo "xppaut not installed: skipped"; fi
+if ((have_nrn)); then names+=(neuron_rxd); cmds+=("$cmd_nrn"); fi
 if command -v hyperfine > /dev/null; then
     args=()
     for i in "${!names[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
@@ -64,10 +77,10 @@ json.dump({"results": res}, open(out, "w"))
 PY
 fi
 
-"$py" - "$work" "$have_xpp" <<'PY'
+"$py" - "$work" "$have_xpp" "$have_nrn" <<'PY'
 import json, re, sys
 import numpy as np
-work, have_xpp = sys.argv[1], sys.argv[2] == "1"
+work, have_xpp, have_nrn = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
 
 def period(t, c):
     late = t >= t[-1] - 500.0
@@ -89,6 +102,12 @@ for line in open(f"{work}/scipy.txt"):
 if have_xpp:
     x = np.loadtxt(f"{work}/output.dat")
     periods["XPPAUT"] = period(x[:, 0], x[:, 1])
+nrn_in = None
+if have_nrn:
+    m = re.search(r"neuron rxd: setup_s=[0-9.]+ best_of_\d+_s=([0-9.]+) period_s=([0-9.]+)",
+                  open(f"{work}/neuron.txt").read())
+    nrn_in = float(m.group(1))
+    periods["NEURON rxd"] = float(m.group(2))
 
 ref = periods["cadyn (in process)"]
 ok = True
@@ -110,11 +129,14 @@ rows = [("cadyn", cadyn_in, "cadyn"), ("scipy LSODA", scipy_in.get("LSODA"), "sc
         ("scipy BDF", scipy_in.get("BDF"), "scipy_BDF")]
 if have_xpp:
     rows.append(("XPPAUT", None, "xppaut"))
+if have_nrn:
+    rows.append(("NEURON rxd", nrn_in, "neuron_rxd"))
 for name, tin, key in rows:
     a = f"{tin*1e3:.1f} ms | {tin/cadyn_in:.1f}" if tin else "- | -"
     w = whole[key]["mean"]
     print(f"| {name} | {a} | {w*1e3:.1f} ms | {w/wc:.2f} |")
-print("\nin process: cadyn = Google Benchmark median of 5 repetitions; scipy = best of 5 solve_ivp calls")
+print("\nin process: cadyn = Google Benchmark median of 5 repetitions; scipy = best of 5 solve_ivp calls"
+      + ("; NEURON = best of 5 cvode.solve calls, each after finitialize" if have_nrn else ""))
 print("whole process: mean over the runs above, process start to exit, output files written")
 sys.exit(0 if ok else 1)
 PY

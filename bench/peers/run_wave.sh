@@ -2,7 +2,7 @@
 # Issues 5 and 8, spatial: the Ca wave of models/dendrite_wave.toml (NEURON rxd's calcium-wave model on a 1000 um
 # dendrite, 5 s, rtol 1e-6, atol 1e-6 uM) by cadyn and by NEURON rxd (bench/peers/wave_rxd.py) in one session.
 # Builds nothing. For each voxel count it
-#   - runs rxd once (setup = model construction + finitialize, solve = continuerun, both timed inside the process,
+#   - runs rxd once (setup = model construction + finitialize, solve = cvode.solve, both timed inside the process,
 #     and the whole process),
 #   - runs cadyn in process (bench_wave: setup = read + compile + simulate() to 1 ns, i.e. the solver's set-up and
 #     one step; solve = simulate() to 5 s) and as a whole process
@@ -157,7 +157,7 @@ for kind, n, rs, rv, rw, cs, cv, cw, sr, sc in rows:
           f"{rv / cv:.2f} | {rw:.3f} s | {cw:.3f} s | {rw / cw:.2f} | {sr:.4f} um/s | {sc:.4f} um/s |")
 print(f"\nwall: elapsed; cpu: user + system seconds of the process (and, for rxd, of the gcc it runs). "
       f"Mean of {runs} run(s) each; setup and solve timed inside each process (rxd: time.perf_counter around "
-      "model construction + finitialize and continuerun; cadyn: Google Benchmark around read + compile + "
+      "model construction + finitialize and cvode.solve; cadyn: Google Benchmark around read + compile + "
       "simulate() to 1 ns, and simulate() to 5 s); whole process: start to exit, outputs written")
 sys.exit(0 if ok else 1)
 PY
