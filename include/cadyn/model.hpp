@@ -214,8 +214,10 @@ enum class jacobian_method { coloured, dense };
 // CVODE's (and KINSOL's) linear solver: dense LU, sparse LU (KLU, for spatial models: the Jacobian's pattern
 // comes from system::jacobian_pattern()), GMRES preconditioned by the exact Jacobian of each voxel (the
 // reactions and the diagonal of diffusion; for large 3-D grids, where the fill-in of a sparse LU grows too
-// fast), or automatic (dense up to 200 states; GMRES for 3-D grids above 5000 states; KLU otherwise).
-enum class linear_solver { automatic, dense, klu, gmres };
+// fast), block-tridiagonal elimination along a chain of voxels (cable and shells grids: every state in a voxel,
+// voxels coupled only to their two neighbours; an error on any other model), or automatic (dense up to 200
+// states; GMRES for 3-D grids above 5000 states; block tridiagonal where it applies; KLU otherwise).
+enum class linear_solver { automatic, dense, klu, gmres, block_tridiagonal };
 
 struct run_spec {
     double t_end = 1000;        // [ms]

@@ -1157,9 +1157,14 @@ void reader::read_run(const toml::table& root) {
         else if (*ls == "gmres") {
             r.linear = linear_solver::gmres;
         }
+        else if (*ls == "block_tridiagonal") {
+            r.linear = linear_solver::block_tridiagonal;
+        }
         else {
             report(*t->get("linear_solver"), "run.linear_solver",
-                   fmt::format("expected \"automatic\", \"dense\", \"klu\" or \"gmres\", got \"{}\"", *ls));
+                   fmt::format("expected \"automatic\", \"dense\", \"klu\", \"gmres\" or \"block_tridiagonal\", "
+                               "got \"{}\"",
+                               *ls));
         }
     }
     r.report_compartment = get_string(*t, "report", "run.", false).value_or("");

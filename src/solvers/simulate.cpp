@@ -12,6 +12,7 @@
 #include <cadyn/geometry.hpp>
 #include <cadyn/simulate.hpp>
 
+#include "solvers/block_tridiagonal.hpp"
 #include "solvers/sundials.hpp"
 
 namespace cadyn {
@@ -83,14 +84,16 @@ struct jacobian_colouring {
 // The linear solver a run uses for n unknowns (run.linear; automatic: dense LU up to 200 unknowns, GMRES for 3-D
 // grids above 5000, where a sparse LU's fill-in grows as n^(4/3) and its factorisation as n^2 (a 20^3 box with two
 // species: 324 s with KLU, 0.64 s with GMRES), KLU otherwise: a direct solver keeps budgets and conservation exact
-// to round-off, GMRES only to its linear tolerance).
-enum class solver_kind { dense, klu, gmres };
+// to round-off, GMRES only to its linear tolerance). Where automatic says KLU, the integrator takes the
+// block-tridiagonal solver instead when the Newton matrix's pattern is a chain of voxels (choose_direct_solver).
+enum class solver_kind { dense, klu, gmres, block_tridiagonal };
 
 solver_kind choose_solver(const system& sys, std::size_t n) {
     switch (sys.model().run.linear) {
     case linear_solver::dense: return solver_kind::dense;
     case linear_solver::klu: return solver_kind::klu;
     case linear_solver::gmres: return solver_kind::gmres;
+    case linear_solver::block_tridiagonal: return solver_kind::block_tridiagonal;
     case linear_solver::automatic: break;
     }
     if (n <= 200) {
@@ -98,6 +101,30 @@ solver_kind choose_solver(const system& sys, std::size_t n) {
     }
     const auto* g = sys.mesh();
     return g != nullptr && g->dimensions == 3 && n > 5000 ? solver_kind::gmres : solver_kind::klu;
+}
+
+// The sparse direct solver for the integrator's Newton matrix with this pattern (kind: choose_solver's klu or
+// block_tridiagonal). A cable or shells grid makes the matrix block tridiagonal in voxel order, and a direct
+// elimination along the chain of voxels beats KLU's general sparse LU there (the 1000-voxel wave spent 44 % of its
+// time in KLU's triangular solves; docs/spatial.md): automatic takes it wherever it applies and its blocks are of a
+// size its kernels are compiled for (block_tridiagonal.hpp). Asking for it where it does not apply is an error
+// that says why, not a quiet switch to KLU.
+solver_kind choose_direct_solver(const system& sys, solver_kind kind,
+                                 const std::vector<std::vector<std::size_t>>& matrix) {
+    std::string why;
+    const bool chain = block_tridiagonal_applies(sys, matrix, &why);
+    if (kind == solver_kind::block_tridiagonal && !chain) {
+        const auto geometry = sys.model().geometry.type;
+        throw error(fmt::format("run.linear_solver = \"block_tridiagonal\" needs a model whose Newton matrix is "
+                                "block tridiagonal along a chain of voxels (a cable or shells geometry, every state "
+                                "in a voxel), but this {} model's is not: {}. Use \"klu\" or \"automatic\"",
+                                geometry == geometry_spec::kind::none ? "point" : geometry_name(geometry), why));
+    }
+    if (kind == solver_kind::klu && sys.model().run.linear == linear_solver::automatic && chain &&
+        block_tridiagonal_block_size(sys.state_voxels()) <= block_tridiagonal_compiled_size) {
+        return solver_kind::block_tridiagonal;
+    }
+    return kind;
 }
 
 // Block-Jacobi preconditioner for GMRES: P = I - gamma J restricted to the states of each voxel (its reactions,
@@ -476,7 +503,12 @@ public:
         // CVODE would print its errors on stderr; keep the text for our own message, which says more.
         check_cvode(CVodeSetErrHandlerFn(m, cvode_messages, &data_), "CVodeSetErrHandlerFn");
         check_cvode(CVodeSetMaxHnilWarns(m, std::numeric_limits<int>::max()), "CVodeSetMaxHnilWarns");
-        const auto kind = choose_solver(sys, static_cast<std::size_t>(n_ + nq_));
+        auto kind = choose_solver(sys, static_cast<std::size_t>(n_ + nq_));
+        if (kind == solver_kind::klu || kind == solver_kind::block_tridiagonal) {
+            colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol, budget, tol);
+            data_.colouring = colouring_.get();
+            kind = choose_direct_solver(sys, kind, colouring_->matrix);
+        }
         if (kind == solver_kind::gmres) {
             // GMRES (matrix-free: CVODE's difference-quotient Jacobian-vector products), left-preconditioned by the
             // exact Jacobian of each voxel.
@@ -497,10 +529,19 @@ public:
             check_cvode(CVodeSetLinearSolver(m, solver_.get(), nullptr), "CVodeSetLinearSolver");
             check_cvode(CVodeSetPreconditioner(m, precondition_setup, precondition_solve), "CVodeSetPreconditioner");
         }
+        else if (kind == solver_kind::block_tridiagonal) {
+            // Elimination along the chain of voxels (block_tridiagonal.hpp) on the same sparse matrix as KLU's: the
+            // Jacobian's structure from the model, its values by coloured difference quotients.
+            const auto nnz = static_cast<sunindextype>(nonzeros(colouring_->matrix));
+            matrix_.reset(SUNSparseMatrix(n_ + nq_, n_ + nq_, nnz, CSC_MAT, ctx_));
+            use_fast_matrix_ops(matrix_.get());
+            set_structure(matrix_.get(), colouring_->matrix);
+            solver_.reset(make_block_tridiagonal_solver(ctx_, sys, colouring_->matrix));
+            check_cvode(CVodeSetLinearSolver(m, solver_.get(), matrix_.get()), "CVodeSetLinearSolver");
+            check_cvode(CVodeSetJacFn(m, cvode_jacobian), "CVodeSetJacFn");
+        }
         else if (kind == solver_kind::klu) {
             // Sparse LU: the Jacobian's structure from the model, its values by coloured difference quotients.
-            colouring_ = std::make_unique<jacobian_colouring>(sys, run.rtol, budget, tol);
-            data_.colouring = colouring_.get();
             const auto nnz = static_cast<sunindextype>(nonzeros(colouring_->matrix));
             matrix_.reset(SUNSparseMatrix(n_ + nq_, n_ + nq_, nnz, CSC_MAT, ctx_));
             use_fast_matrix_ops(matrix_.get());
@@ -1062,7 +1103,9 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
     if (kind == solver_kind::gmres) {
         return false;  // large 3-D grids: pseudo-transient continuation with the GMRES integrator instead
     }
-    if (kind == solver_kind::klu) {
+    // The Newton matrix here has the conservation laws' rows, which span every voxel: never a chain, so an asked-for
+    // block-tridiagonal solver (which serves the time integration) leaves the resting state to KLU.
+    if (kind == solver_kind::klu || kind == solver_kind::block_tridiagonal) {
         prepare_sparse_newton(sys, data);
         jac.reset(SUNSparseMatrix(n, n, static_cast<sunindextype>(nonzeros(data.pattern)), CSC_MAT, ctx));
         use_fast_matrix_ops(jac.get());
@@ -1202,6 +1245,16 @@ memory_estimate estimate_memory(const system& sys, double t_end, double bytes_pe
         const double dims = g != nullptr ? static_cast<double>(g->dimensions) : 1.0;
         const double nnz = n * (2 * dims + 4);
         e.solver = 16 * nnz + 48 * nnz + 10 * n + (25 + 32) * 8 * n + 8 * 16 * n;
+    }
+    else if (kind == solver_kind::block_tridiagonal) {
+        // Block tridiagonal: the Jacobian's nonzeros (~6 per state on a chain) and the pattern while it is built, as
+        // for KLU; the solver's copy of the structure with each entry's slot (24 bytes per nonzero) and three dense
+        // k x k blocks per voxel of k states instead of KLU's factors.
+        const auto* g = sys.mesh();
+        const double voxels = g != nullptr ? std::max(static_cast<double>(g->size()), 1.0) : 1.0;
+        const double nnz = n * 6;
+        const double k = std::ceil(n / voxels);
+        e.solver = 16 * nnz + 24 * nnz + 48 * nnz + 10 * n + 3 * 8 * k * n + 25 * 8 * n;
     }
     else if (kind == solver_kind::klu) {
         // Sparse: the Jacobian's nonzeros (about 2 d + 1 + a few per state on a d-dimensional grid) and KLU's
