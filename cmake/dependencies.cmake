@@ -13,6 +13,20 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(HDF5_SERIAL REQUIRED IMPORTED_TARGET hdf5-serial)
 add_library(cadyn_hdf5 INTERFACE)
 target_link_libraries(cadyn_hdf5 INTERFACE PkgConfig::HDF5_SERIAL)
+# The command-line program links HDF5's static library (libhdf5-dev ships libhdf5.a beside the shared one): the
+# shared library pulls in about 30 more (libcurl for its S3 driver, GnuTLS, Kerberos, LDAP, ...) whose loading and
+# symbol binding cost every start of `cadyn` about 6 ms (docs/performance.md, "Start-up"). libhdf5.a is not
+# position-independent, so the Python module and the tests keep the shared library. Empty when libhdf5.a is absent.
+find_library(CADYN_HDF5_STATIC NAMES libhdf5.a PATHS ${HDF5_SERIAL_LIBRARY_DIRS} NO_DEFAULT_PATH)
+find_library(CADYN_SZ_LIBRARY sz)
+add_library(cadyn_hdf5_static INTERFACE)
+if(CADYN_HDF5_STATIC AND CADYN_SZ_LIBRARY)
+    target_include_directories(cadyn_hdf5_static INTERFACE ${HDF5_SERIAL_INCLUDE_DIRS})
+    target_link_libraries(cadyn_hdf5_static INTERFACE ${CADYN_HDF5_STATIC} ${CADYN_SZ_LIBRARY} z m dl)
+    target_link_options(cadyn_hdf5_static INTERFACE LINKER:--as-needed)
+else()
+    target_link_libraries(cadyn_hdf5_static INTERFACE cadyn_hdf5)
+endif()
 
 # libSBML (src/io/sbml.cpp: SBML import and export): Debian's libsbml5-dev ships a pkg-config file, libsbml.
 pkg_check_modules(LIBSBML REQUIRED IMPORTED_TARGET libsbml)
