@@ -216,7 +216,7 @@ enum class jacobian_method { coloured, dense };
 // reactions and the diagonal of diffusion; for large 3-D grids, where the fill-in of a sparse LU grows too
 // fast), block-tridiagonal elimination along a chain of voxels (cable and shells grids: every state in a voxel,
 // voxels coupled only to their two neighbours; an error on any other model), or automatic (dense up to 200
-// states; GMRES for 3-D grids above 5000 states; block tridiagonal where it applies; KLU otherwise).
+// states; GMRES for 3-D grids above 1000 states; block tridiagonal where it applies; KLU otherwise).
 enum class linear_solver { automatic, dense, klu, gmres, block_tridiagonal };
 
 struct run_spec {

@@ -82,8 +82,9 @@ struct jacobian_colouring {
 };
 
 // The linear solver a run uses for n unknowns (run.linear; automatic: dense LU up to 200 unknowns, GMRES for 3-D
-// grids above 5000, where a sparse LU's fill-in grows as n^(4/3) and its factorisation as n^2 (a 20^3 box with two
-// species: 324 s with KLU, 0.64 s with GMRES), KLU otherwise: a direct solver keeps budgets and conservation exact
+// grids above 1000, where a sparse LU's fill-in grows as n^(4/3) and its factorisation as n^2 (a 20^3 box with two
+// species: 324 s with KLU, 0.64 s with GMRES; a box with 8 point channels: 3.5x faster with GMRES at 800 states,
+// 7.4x at 1152, 14.5x at 2048, docs/spatial.md), KLU otherwise: a direct solver keeps budgets and conservation exact
 // to round-off, GMRES only to its linear tolerance). Where automatic says KLU, the integrator takes the
 // block-tridiagonal solver instead when the Newton matrix's pattern is a chain of voxels (choose_direct_solver).
 enum class solver_kind { dense, klu, gmres, block_tridiagonal };
@@ -100,7 +101,7 @@ solver_kind choose_solver(const system& sys, std::size_t n) {
         return solver_kind::dense;
     }
     const auto* g = sys.mesh();
-    return g != nullptr && g->dimensions == 3 && n > 5000 ? solver_kind::gmres : solver_kind::klu;
+    return g != nullptr && g->dimensions == 3 && n > 1000 ? solver_kind::gmres : solver_kind::klu;
 }
 
 // The sparse direct solver for the integrator's Newton matrix with this pattern (kind: choose_solver's klu or
