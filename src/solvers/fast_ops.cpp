@@ -1,7 +1,7 @@
 // Compiled serial vector and matrix operations for SUNDIALS (see fast_ops.hpp for why).
 //
-// Each function keeps the arithmetic of SUNDIALS 6.4.1's serial version, including its special cases of the
-// linear sum (a == b computes a*(x + y), a == -b computes a*(x - y)), so elementwise results do not change.
+// Each function keeps the arithmetic of SUNDIALS 6.4.1's serial version, including every special case of the
+// linear sum, so elementwise results do not change (tests/unit/test_fast_ops.cpp compares them bit for bit).
 // Reductions use four partial sums so that the compiler can keep several additions in flight.
 #include "fast_ops.hpp"
 
@@ -44,25 +44,85 @@ double sum4(index n, F f) {
     return (s0 + s1) + (s2 + s3);
 }
 
+// z = a x + b y, case by case as N_VLinearSum_Serial (x + y, y - x, b y + x, ... are not always a x + b y to the
+// bit: signed zeros differ, e.g. y - x = +0 where -1 (x - y) = -0).
 void linear_sum(double a, N_Vector x, double b, N_Vector y, N_Vector z) {
     const index n = length(x);
     const double* xd = data(x);
     const double* yd = data(y);
     double* zd = data(z);
+    // y += a x (as Vaxpy: a = 1 adds, a = -1 subtracts)
+    const auto axpy = [n](double c, const double* u, double* v) {
+        if (c == 1.0) {
+            for (index i = 0; i < n; ++i) {
+                v[i] += u[i];
+            }
+        }
+        else if (c == -1.0) {
+            for (index i = 0; i < n; ++i) {
+                v[i] -= u[i];
+            }
+        }
+        else {
+            for (index i = 0; i < n; ++i) {
+                v[i] += c * u[i];
+            }
+        }
+    };
+    if (b == 1.0 && z == y) {
+        axpy(a, xd, zd);
+        return;
+    }
+    if (a == 1.0 && z == x) {
+        axpy(b, yd, zd);
+        return;
+    }
+    if (a == 1.0 && b == 1.0) {
+        for (index i = 0; i < n; ++i) {
+            zd[i] = xd[i] + yd[i];
+        }
+        return;
+    }
+    if ((a == 1.0 && b == -1.0) || (a == -1.0 && b == 1.0)) {
+        const double* u = a == 1.0 ? xd : yd;  // u - v
+        const double* v = a == 1.0 ? yd : xd;
+        for (index i = 0; i < n; ++i) {
+            zd[i] = u[i] - v[i];
+        }
+        return;
+    }
+    if (a == 1.0 || b == 1.0) {  // c v + u with u the unit-coefficient vector
+        const double c = a == 1.0 ? b : a;
+        const double* v = a == 1.0 ? yd : xd;
+        const double* u = a == 1.0 ? xd : yd;
+        for (index i = 0; i < n; ++i) {
+            zd[i] = c * v[i] + u[i];
+        }
+        return;
+    }
+    if (a == -1.0 || b == -1.0) {  // c v - u with u the vector of coefficient -1
+        const double c = a == -1.0 ? b : a;
+        const double* v = a == -1.0 ? yd : xd;
+        const double* u = a == -1.0 ? xd : yd;
+        for (index i = 0; i < n; ++i) {
+            zd[i] = c * v[i] - u[i];
+        }
+        return;
+    }
     if (a == b) {
         for (index i = 0; i < n; ++i) {
             zd[i] = a * (xd[i] + yd[i]);
         }
+        return;
     }
-    else if (a == -b) {
+    if (a == -b) {
         for (index i = 0; i < n; ++i) {
             zd[i] = a * (xd[i] - yd[i]);
         }
+        return;
     }
-    else {
-        for (index i = 0; i < n; ++i) {
-            zd[i] = a * xd[i] + b * yd[i];
-        }
+    for (index i = 0; i < n; ++i) {
+        zd[i] = a * xd[i] + b * yd[i];
     }
 }
 

@@ -23,38 +23,15 @@
 #include <cadyn/error.hpp>
 
 #include "run_helpers.hpp"
+#include "sundials_handles.hpp"
 #include "solvers/block_tridiagonal.hpp"
 
 namespace {
 
-// Owners of the SUNDIALS objects (src/solvers/sundials.hpp has the library's; it also pulls in KLU's headers,
-// which are not on the tests' include path).
-class context {
-public:
-    context() { SUNContext_Create(nullptr, &ctx_); }
-    ~context() { SUNContext_Free(&ctx_); }
-    context(const context&) = delete;
-    context& operator=(const context&) = delete;
-    operator SUNContext() const { return ctx_; }
-
-private:
-    SUNContext ctx_ = nullptr;
-};
-
-struct matrix_deleter {
-    void operator()(_generic_SUNMatrix* m) const { SUNMatDestroy(m); }
-};
-using matrix = std::unique_ptr<_generic_SUNMatrix, matrix_deleter>;
-
-struct solver_deleter {
-    void operator()(_generic_SUNLinearSolver* s) const { SUNLinSolFree(s); }
-};
-using solver = std::unique_ptr<_generic_SUNLinearSolver, solver_deleter>;
-
-struct vector_deleter {
-    void operator()(_generic_N_Vector* v) const { N_VDestroy(v); }
-};
-using vector = std::unique_ptr<_generic_N_Vector, vector_deleter>;
+using context = cadyn::testing::sun_context;
+using matrix = cadyn::testing::sun_matrix;
+using solver = cadyn::testing::sun_solver;
+using vector = cadyn::testing::sun_vector;
 
 vector make_vector(std::size_t n, SUNContext ctx) { return vector(N_VNew_Serial(static_cast<sunindextype>(n), ctx)); }
 
