@@ -92,30 +92,7 @@ std::string model_text(const std::string& source) {
     if (source.empty()) {
         return std::string(default_model_text());
     }
-    std::ifstream in(source, std::ios::binary);
-    if (!in) {
-        read_model_file(source);  // throws the usual "cannot open the model file"
-    }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-}
-
-// The compartment the summary reports on: run.report, else "cyt", else the first that is not clamped.
-std::string report_compartment(const model_spec& m) {
-    if (!m.run.report_compartment.empty()) {
-        return m.run.report_compartment;
-    }
-    const auto* cyt = m.find_compartment("cyt");
-    if (cyt != nullptr && !cyt->clamped) {
-        return "cyt";
-    }
-    for (const auto& c: m.compartments) {
-        if (!c.clamped) {
-            return c.name;
-        }
-    }
-    return {};
+    return read_model_text(source);
 }
 
 // The plotting script: $CADYN_PLOT_SCRIPT, else the one in the source tree this binary was built from, else the

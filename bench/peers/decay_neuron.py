@@ -36,10 +36,7 @@ Runs in a temporary folder: rxd writes C files into the cwd. Needs Debian's pyth
 librxdmath in the wrong folder; neuron_rxd.import_neuron fixes that at run time).
 """
 import os
-import re
-import shutil
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -47,28 +44,7 @@ import numpy as np
 here = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, here)
 import decay_common as m  # noqa: E402  the model, the resting state and decay_tau()
-from neuron_rxd import import_neuron  # noqa: E402
-
-
-def cvode_stats(cv):
-    """CVode's counts since the last finitialize, caught from C's stdout (as li_rinzel_neuron.py does; copied, not
-    imported, to keep scipy out of this process)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with tempfile.TemporaryFile(mode="w+") as f:
-        os.dup2(f.fileno(), 1)
-        try:
-            cv.statistics()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        f.seek(0)
-        text = f.read()
-    out = {}
-    for key, pattern in (("steps", r"(\d+) advance_tn"), ("nfev", r"(\d+) function evaluations")):
-        found = re.search(pattern, text)
-        out[key] = int(found.group(1)) if found else -1
-    return out
+from neuron_rxd import cvode_stats, import_neuron, in_scratch_folder  # noqa: E402
 
 
 def run(repeats, traces):
@@ -161,14 +137,7 @@ def main(argv):
         else:
             print(__doc__, file=sys.stderr)
             return 2
-    cwd = os.getcwd()
-    work = tempfile.mkdtemp(prefix="cadyn-nrn.")
-    os.chdir(work)
-    try:
-        return run(repeats, traces)
-    finally:
-        os.chdir(cwd)
-        shutil.rmtree(work, ignore_errors=True)
+    return in_scratch_folder(run, repeats, traces)
 
 
 if __name__ == "__main__":

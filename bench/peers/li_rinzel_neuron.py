@@ -39,10 +39,7 @@ Needs Debian's python3-neuron (8.2.2 looks for librxdmath in the wrong folder; f
 """
 import math
 import os
-import re
-import shutil
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -50,33 +47,11 @@ import numpy as np
 here = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, here)
 import li_rinzel_scipy as ref  # noqa: E402  the equations, parameters, initial state and period()
-from neuron_rxd import import_neuron  # noqa: E402
+from neuron_rxd import cvode_stats, import_neuron, in_scratch_folder  # noqa: E402
 
 T_END_MS = 1000e3
 RTOL, ATOL_UM = 1e-6, 1e-10
 V_CYT, V_ER, AREA = 1000.0, 185.0, 1850.0  # um^3, um^3, um^2 (models/li_rinzel.toml; V_ER / V_CYT = c1)
-
-
-def cvode_stats(cv):
-    """CVode's counts since the last finitialize: cvode.statistics() prints them to C's stdout, so catch it there.
-    Returns {"steps": advance_tn, "nfev": function evaluations, "inits": (re)initialisations}."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with tempfile.TemporaryFile(mode="w+") as f:
-        os.dup2(f.fileno(), 1)
-        try:
-            cv.statistics()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        f.seek(0)
-        text = f.read()
-    out = {}
-    for key, pattern in (("steps", r"(\d+) advance_tn"), ("nfev", r"(\d+) function evaluations"),
-                         ("inits", r"(\d+) init")):
-        m = re.search(pattern, text)
-        out[key] = int(m.group(1)) if m else -1
-    return out
 
 
 def build(h, rxd):
@@ -197,14 +172,7 @@ def main(argv):
         else:
             print(__doc__, file=sys.stderr)
             return 2
-    cwd = os.getcwd()
-    work = tempfile.mkdtemp(prefix="cadyn-nrn.")
-    os.chdir(work)
-    try:
-        return run(repeats, do_check)
-    finally:
-        os.chdir(cwd)
-        shutil.rmtree(work, ignore_errors=True)
+    return in_scratch_folder(run, repeats, do_check)
 
 
 if __name__ == "__main__":

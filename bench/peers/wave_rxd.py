@@ -49,10 +49,11 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from neuron_rxd import import_neuron, in_scratch_folder  # noqa: E402
 
 # Neymotin et al. 2015 (ModelDB 168874, cawave.cfg and cawave.py), in rxd's units.
 CA_DIFF = 0.08      # um^2/ms
@@ -152,19 +153,11 @@ def main(argv):
         return 0
     here = os.getcwd()
     csv_path = os.path.join(here, a.csv) if a.csv else None
-    work = tempfile.mkdtemp(prefix="cadyn-rxd.")
-    os.chdir(work)
-    try:
-        return run(a, csv_path, (c0, ce0, h0))
-    finally:
-        os.chdir(here)
-        shutil.rmtree(work, ignore_errors=True)
+    return in_scratch_folder(run, a, csv_path, (c0, ce0, h0))
 
 
 def run(a, csv_path, rest):
     t0 = time.perf_counter()
-    sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-    from neuron_rxd import import_neuron
     h, rxd = import_neuron()  # with Debian 12's librxdmath fix
     from neuron.rxd import constants
     import numpy as np

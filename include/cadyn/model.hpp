@@ -262,6 +262,10 @@ struct model_spec {
 // mechanisms), the inner or outer compartment of its membrane, or its store. Empty when that is not defined.
 std::string compartment_on(const model_spec& model, const mechanism_spec& mech, mechanism_kind kind, side s);
 
+// The compartment whose Ca a run's summary reports: run.report, else "cyt" when it is free, else the first
+// compartment that is not clamped (empty when every one is).
+std::string report_compartment(const model_spec& model);
+
 // The membrane potential [mV] a protocol imposes at time t [ms] (not for kind::expression, which the engine
 // evaluates); `constant` is the membrane's fixed potential.
 double potential_at(const potential_protocol& protocol, double constant, double t);

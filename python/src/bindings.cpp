@@ -149,14 +149,8 @@ struct py_model {
 // model_from_sbml(path) here that keeps the file's text and the imported model_spec, expose it as
 // Model(sbml=path), and make _load_sbml call that.)
 py_model model_from_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        read_model_file(path);  // throws the CLI's "cannot open the model file"
-    }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
     py_model m;
-    m.text = buffer.str();
+    m.text = read_model_text(path);  // the CLI's "cannot open the model file" when it cannot
     m.origin = path.string();
     m.spec = parse_model(m.text, m.origin);
     return m;
@@ -497,23 +491,6 @@ py::dict all_parameters(const py_model& pm) {
         out[py::str(s.key)] = py::make_tuple(value, unit);
     }
     return out;
-}
-
-// The compartment the summary reports on (apps/cadyn/run.cpp): run.report, else "cyt", else the first free one.
-std::string report_compartment(const model_spec& m) {
-    if (!m.run.report_compartment.empty()) {
-        return m.run.report_compartment;
-    }
-    const auto* cyt = m.find_compartment("cyt");
-    if (cyt != nullptr && !cyt->clamped) {
-        return "cyt";
-    }
-    for (const auto& c: m.compartments) {
-        if (!c.clamped) {
-            return c.name;
-        }
-    }
-    return {};
 }
 
 std::optional<start_from> parse_start(const std::optional<std::string>& start) {

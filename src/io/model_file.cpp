@@ -1271,7 +1271,7 @@ model_spec parse_model(std::string_view text, const std::string& source_name) {
     return model;
 }
 
-model_spec read_model_file(const std::filesystem::path& path) {
+std::string read_model_text(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         diagnostic problem;
@@ -1281,8 +1281,10 @@ model_spec read_model_file(const std::filesystem::path& path) {
     }
     std::stringstream buffer;
     buffer << in.rdbuf();
-    return parse_model(buffer.str(), path.string());
+    return buffer.str();
 }
+
+model_spec read_model_file(const std::filesystem::path& path) { return parse_model(read_model_text(path), path.string()); }
 
 std::string_view default_model_text() { return detail::default_model_toml; }
 

@@ -20,6 +20,7 @@
 #include <sbml/extension/SBasePlugin.h>
 
 #include <cadyn/catalogue.hpp>
+#include <cadyn/io/model_file.hpp>
 #include <cadyn/system.hpp>
 #include <cadyn/units.hpp>
 
@@ -1399,19 +1400,6 @@ sbml_model importer::run() {
     return std::move(out_);
 }
 
-std::string file_text(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        diagnostic problem;
-        problem.where.file = path.string();
-        problem.message = "cannot open the model file";
-        throw model_error({problem});
-    }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-}
-
 } // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -2615,7 +2603,7 @@ model_spec parse_sbml(std::string_view text, const std::string& source_name) {
     return import_sbml(text, source_name).model;
 }
 
-model_spec read_sbml_file(const std::filesystem::path& path) { return parse_sbml(file_text(path), path.string()); }
+model_spec read_sbml_file(const std::filesystem::path& path) { return parse_sbml(read_model_text(path), path.string()); }
 
 bool is_sbml_path(const std::filesystem::path& path) {
     auto ext = path.extension().string();

@@ -33,6 +33,22 @@ const membrane_spec* model_spec::find_membrane(const std::string& n) const { ret
 const species_spec* model_spec::find_species(const std::string& n) const { return find_by_name(species, n); }
 const point_spec* model_spec::find_point(const std::string& n) const { return find_by_name(points, n); }
 
+std::string report_compartment(const model_spec& model) {
+    if (!model.run.report_compartment.empty()) {
+        return model.run.report_compartment;
+    }
+    const auto* cyt = model.find_compartment("cyt");
+    if (cyt != nullptr && !cyt->clamped) {
+        return "cyt";
+    }
+    for (const auto& c: model.compartments) {
+        if (!c.clamped) {
+            return c.name;
+        }
+    }
+    return {};
+}
+
 std::string compartment_on(const model_spec& model, const mechanism_spec& mech, mechanism_kind kind, side s) {
     if (s == side::store) {
         return mech.store;

@@ -28,6 +28,7 @@
 // with the block's vector in registers; other sizes run the same code with K at run time, 2.5x slower. Blocks are
 // dense and row-major; the three blocks of a voxel are stored together, in the order the sweeps read them.
 #include "block_tridiagonal.hpp"
+#include "direct_solver.hpp"
 
 #include <algorithm>
 #include <array>
@@ -398,15 +399,7 @@ struct block_content {
     std::size_t budget_capacity() const { return row_column.size(); }
 };
 
-block_content& content_of(SUNLinearSolver s) { return *static_cast<block_content*>(s->content); }
-
-SUNLinearSolver_Type block_type(SUNLinearSolver) { return SUNLINEARSOLVER_DIRECT; }
-SUNLinearSolver_ID block_id(SUNLinearSolver) { return SUNLINEARSOLVER_CUSTOM; }
-int block_initialize(SUNLinearSolver s) {
-    content_of(s).last_flag = 0;
-    return SUNLS_SUCCESS;
-}
-sunindextype block_last_flag(SUNLinearSolver s) { return content_of(s).last_flag; }
+block_content& content_of(SUNLinearSolver s) { return solver_content<block_content>(s); }
 
 int block_space(SUNLinearSolver s, long* real_words, long* integer_words) {
     const auto& c = content_of(s);
@@ -416,15 +409,6 @@ int block_space(SUNLinearSolver s, long* real_words, long* integer_words) {
         c.block_states.size() + c.row_start.size() + c.row_column.size() + c.known_columns.size() +
         c.known_rows.size() + c.target.size() + c.outside.size() + c.row_fill.size() + c.pivots.size() +
         c.permutation.size());
-    return SUNLS_SUCCESS;
-}
-
-int block_free(SUNLinearSolver s) {
-    if (s != nullptr) {
-        delete static_cast<block_content*>(s->content);
-        s->content = nullptr;
-        SUNLinSolFreeEmpty(s);
-    }
     return SUNLS_SUCCESS;
 }
 
@@ -830,20 +814,7 @@ SUNLinearSolver make_block_tridiagonal_solver(SUNContext context, const std::vec
     c.work.assign(c.blocks * c.k, 0.0);
     c.scratch.assign(c.k, 0.0);
 
-    SUNLinearSolver s = SUNLinSolNewEmpty(context);
-    if (s == nullptr) {
-        throw internal_error("SUNLinSolNewEmpty failed");
-    }
-    s->content = content.release();
-    s->ops->gettype = block_type;
-    s->ops->getid = block_id;
-    s->ops->initialize = block_initialize;
-    s->ops->setup = block_setup;
-    s->ops->solve = block_solve;
-    s->ops->lastflag = block_last_flag;
-    s->ops->space = block_space;
-    s->ops->free = block_free;
-    return s;
+    return make_direct_solver(context, std::move(content), block_setup, block_solve, block_space);
 }
 
 SUNLinearSolver make_block_tridiagonal_solver(SUNContext context, const system& sys, const column_pattern& pattern) {

@@ -4,11 +4,13 @@
 // linear sum, so elementwise results do not change (tests/unit/test_fast_ops.cpp compares them bit for bit).
 // Reductions use four partial sums so that the compiler can keep several additions in flight.
 #include "fast_ops.hpp"
+#include "direct_solver.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include <nvector/nvector_serial.h>
@@ -487,28 +489,11 @@ struct dense_content {
     sunindextype last_flag = 0;
 };
 
-dense_content& content_of(SUNLinearSolver s) { return *static_cast<dense_content*>(s->content); }
-
-SUNLinearSolver_Type dense_type(SUNLinearSolver) { return SUNLINEARSOLVER_DIRECT; }
-SUNLinearSolver_ID dense_id(SUNLinearSolver) { return SUNLINEARSOLVER_CUSTOM; }
-int dense_initialize(SUNLinearSolver s) {
-    content_of(s).last_flag = 0;
-    return SUNLS_SUCCESS;
-}
-sunindextype dense_last_flag(SUNLinearSolver s) { return content_of(s).last_flag; }
+dense_content& content_of(SUNLinearSolver s) { return solver_content<dense_content>(s); }
 
 int dense_space(SUNLinearSolver s, long* real_words, long* integer_words) {
     *real_words = 0;
     *integer_words = static_cast<long>(content_of(s).pivots.size()) + 3;
-    return SUNLS_SUCCESS;
-}
-
-int dense_free(SUNLinearSolver s) {
-    if (s != nullptr) {
-        delete static_cast<dense_content*>(s->content);
-        s->content = nullptr;
-        SUNLinSolFreeEmpty(s);
-    }
     return SUNLS_SUCCESS;
 }
 
@@ -666,24 +651,11 @@ void use_fast_matrix_ops(SUNMatrix m) {
 }
 
 SUNLinearSolver make_dense_solver(SUNContext context, sunindextype n, sunindextype leading) {
-    SUNLinearSolver s = SUNLinSolNewEmpty(context);
-    if (s == nullptr) {
-        return nullptr;
-    }
-    auto* c = new dense_content;
+    auto c = std::make_unique<dense_content>();
     c->n = n;
     c->leading = std::min(leading, n);
     c->pivots.assign(static_cast<std::size_t>(c->leading), 0);
-    s->content = c;
-    s->ops->gettype = dense_type;
-    s->ops->getid = dense_id;
-    s->ops->initialize = dense_initialize;
-    s->ops->setup = dense_setup;
-    s->ops->solve = dense_solve;
-    s->ops->lastflag = dense_last_flag;
-    s->ops->space = dense_space;
-    s->ops->free = dense_free;
-    return s;
+    return make_direct_solver(context, std::move(c), dense_setup, dense_solve, dense_space);
 }
 
 } // namespace cadyn::detail

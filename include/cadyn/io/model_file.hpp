@@ -16,6 +16,10 @@ namespace cadyn {
 // whose name ends in .xml or .sbml is an SBML model (cadyn/io/sbml.hpp, docs/sbml.md).
 model_spec read_model_file(const std::filesystem::path& path);
 
+// The text of a model file, as read_model_file reads it. Throws model_error ("cannot open the model file", with the
+// file) when it cannot be opened.
+std::string read_model_text(const std::filesystem::path& path);
+
 // Parse and validate model text; `source_name` is used in messages (and, ending in .xml or .sbml, makes the text
 // SBML).
 model_spec parse_model(std::string_view text, const std::string& source_name);
