@@ -13,20 +13,7 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(HDF5_SERIAL REQUIRED IMPORTED_TARGET hdf5-serial)
 add_library(cadyn_hdf5 INTERFACE)
 target_link_libraries(cadyn_hdf5 INTERFACE PkgConfig::HDF5_SERIAL)
-# The command-line program links HDF5's static library (libhdf5-dev ships libhdf5.a beside the shared one): the
-# shared library pulls in about 30 more (libcurl for its S3 driver, GnuTLS, Kerberos, LDAP, ...) whose loading and
-# symbol binding cost every start of `cadyn` about 6 ms (docs/performance.md, "Start-up"). libhdf5.a is not
-# position-independent, so the Python module and the tests keep the shared library. Empty when libhdf5.a is absent.
 find_library(CADYN_HDF5_STATIC NAMES libhdf5.a PATHS ${HDF5_SERIAL_LIBRARY_DIRS} NO_DEFAULT_PATH)
-find_library(CADYN_SZ_LIBRARY sz)
-add_library(cadyn_hdf5_static INTERFACE)
-if(CADYN_HDF5_STATIC AND CADYN_SZ_LIBRARY)
-    target_include_directories(cadyn_hdf5_static INTERFACE ${HDF5_SERIAL_INCLUDE_DIRS})
-    target_link_libraries(cadyn_hdf5_static INTERFACE ${CADYN_HDF5_STATIC} ${CADYN_SZ_LIBRARY} z m dl)
-    target_link_options(cadyn_hdf5_static INTERFACE LINKER:--as-needed)
-else()
-    target_link_libraries(cadyn_hdf5_static INTERFACE cadyn_hdf5)
-endif()
 
 # libSBML (src/io/sbml.cpp: SBML import and export): Debian's libsbml5-dev ships a pkg-config file, libsbml.
 pkg_check_modules(LIBSBML REQUIRED IMPORTED_TARGET libsbml)
@@ -40,6 +27,52 @@ find_library(UDUNITS2_LIBRARY udunits2 REQUIRED)
 add_library(cadyn_udunits2 INTERFACE)
 target_include_directories(cadyn_udunits2 INTERFACE ${UDUNITS2_INCLUDE_DIR})
 target_link_libraries(cadyn_udunits2 INTERFACE ${UDUNITS2_LIBRARY})
+
+# What src/ links, shared: every program but the command-line one (below).
+add_library(cadyn_deps_shared INTERFACE)
+target_link_libraries(cadyn_deps_shared INTERFACE
+    cadyn_udunits2 cadyn_sbml cadyn_hdf5
+    SUNDIALS::cvode_shared SUNDIALS::kinsol_shared SUNDIALS::nvecserial_shared SUNDIALS::sunmatrixdense_shared
+    SUNDIALS::sunlinsoldense_shared SUNDIALS::sunmatrixsparse_shared SUNDIALS::sunlinsolklu_shared
+    SUNDIALS::sunlinsolspgmr_shared)
+
+# Static archives for the command-line program (a target with the property CADYN_STATIC_DEPS, see src/CMakeLists.txt).
+# Every start of `cadyn` pays for loading and binding its shared libraries: linked against the shared ones it loaded
+# 30 (60 before HDF5 was linked statically) and `cadyn --version` took 8-12 ms, about half of a whole XPPAUT run
+# (docs/performance.md, "Start-up"). Debian's -dev packages ship the static archives of SUNDIALS, SuiteSparse's KLU,
+# UDUNITS-2 with expat, libSBML (libsbml-static.a) and HDF5 with its filters; linked from those the program loads
+# ten (libc, libm, libstdc++, libgcc_s, muParser, fmt, toml++, libxml2 with ICU and liblzma, which libSBML's archive
+# needs shared: libxml2.a would bring ICU's 30 MB data archive into the program). The Python module and the tests
+# keep the shared libraries (the archives are not all position-independent code a module could contain). If any
+# archive is missing, the program links the shared libraries like everything else.
+set(cadyn_static_archives
+    sundials_cvode sundials_kinsol sundials_nvecserial sundials_sunlinsoldense sundials_sunmatrixdense
+    sundials_sunlinsolklu sundials_sunmatrixsparse sundials_sunlinsolspgmr sundials_generic
+    klu amd colamd btf suitesparseconfig udunits2 expat sbml-static bz2 sz aec z)
+set(cadyn_static_paths ${CADYN_HDF5_STATIC})
+set(cadyn_static_complete ${CADYN_HDF5_STATIC})
+foreach(name IN LISTS cadyn_static_archives)
+    string(MAKE_C_IDENTIFIER "CADYN_STATIC_${name}" var)
+    find_library(${var} NAMES lib${name}.a)
+    if(${var})
+        list(APPEND cadyn_static_paths ${${var}})
+    else()
+        set(cadyn_static_complete OFF)
+        message(STATUS "cadyn: lib${name}.a not found; the command-line program links the shared libraries")
+    endif()
+endforeach()
+pkg_check_modules(LIBXML2 IMPORTED_TARGET libxml-2.0)
+add_library(cadyn_deps_static INTERFACE)
+if(cadyn_static_complete AND LIBXML2_FOUND)
+    # The order is the order of use: each archive before the ones it calls (KLU before AMD and COLAMD, libSBML
+    # before libxml2 and bz2, HDF5 before sz, aec and z).
+    target_include_directories(cadyn_deps_static INTERFACE
+        ${UDUNITS2_INCLUDE_DIR} ${HDF5_SERIAL_INCLUDE_DIRS} ${LIBSBML_INCLUDE_DIRS})
+    target_link_libraries(cadyn_deps_static INTERFACE ${cadyn_static_paths} PkgConfig::LIBXML2 m dl)
+    target_link_options(cadyn_deps_static INTERFACE LINKER:--as-needed)
+else()
+    target_link_libraries(cadyn_deps_static INTERFACE cadyn_deps_shared)
+endif()
 
 # The Python package (python/, issue #6): pybind11 (pybind11-dev) against Debian's own interpreter and headers
 # (python3-dev), never a pyenv or virtualenv `python3` that happens to come first on PATH: the module must match the
