@@ -99,6 +99,13 @@ bool has_dimension(std::string_view unit, const dimension& d);
 // The known dimension of `unit` ("mV" -> &dims::potential), or nullptr when it is none of dims::all().
 const dimension* dimension_of(std::string_view unit);
 
+// Which UDUNITS-2 unit database this process reads units with. cadyn first reads only the SI part of the installed
+// database (its prefixes, base, derived and accepted units, plus the molar and degC: about 1 ms) and reads the
+// whole database (about 5 ms more) the first time a unit is not in that part, or at once when UDUNITS2_XML_PATH
+// names a database. Every unit UDUNITS-2 knows is accepted either way; only the time differs.
+enum class unit_database { none, subset, full };
+unit_database loaded_unit_database();
+
 // Physical constants (CODATA 2018, exact SI values), in SI units.
 namespace constants {
 inline constexpr double faraday = 96485.33212;        // C/mol

@@ -4,10 +4,14 @@
 #include <fmt/format.h>
 #include <udunits2.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -83,29 +87,120 @@ bool has_numeric_factor(std::string_view u) {
     return false;
 }
 
-// The process-wide unit system with the molar added; loaded on first use. Call with udunits_mutex held.
+// cadyn's additions to a unit system: the molar, M = mol/L (prefixes apply as to any symbol: "mM", "uM", "nM",
+// "pM"), and, in the subset, the symbol degC and name celsius that the whole database defines in its
+// udunits2-common.xml (the subset has the unit, degree_Celsius = K @ 273.15, from udunits2-derived.xml).
+void add_cadyn_units(ut_system* s, bool subset) {
+    const unit_ptr mol{ut_parse(s, "mol", UT_ASCII)};
+    const unit_ptr litre{ut_parse(s, "L", UT_ASCII)};
+    const unit_ptr molar{mol && litre ? ut_divide(mol.get(), litre.get()) : nullptr};
+    if (!molar || ut_map_symbol_to_unit("M", UT_ASCII, molar.get()) != UT_SUCCESS ||
+        ut_map_name_to_unit("molar", UT_ASCII, molar.get()) != UT_SUCCESS) {
+        throw unit_error("cannot add the molar (M = mol/L) to the UDUNITS-2 unit system");
+    }
+    if (subset) {
+        const unit_ptr celsius{ut_parse(s, "degree_Celsius", UT_ASCII)};
+        if (!celsius || ut_map_symbol_to_unit("degC", UT_ASCII, celsius.get()) != UT_SUCCESS ||
+            ut_map_name_to_unit("celsius", UT_ASCII, celsius.get()) != UT_SUCCESS) {
+            throw unit_error("cannot add degC to the UDUNITS-2 unit system");
+        }
+    }
+}
+
+// The whole UDUNITS-2 database (UDUNITS2_XML_PATH's when set), with cadyn's additions.
+system_ptr read_full_database() {
+    system_ptr s{ut_read_xml(nullptr)};
+    if (!s) {
+        const char* path = std::getenv("UDUNITS2_XML_PATH");
+        throw unit_error(path != nullptr
+                             ? fmt::format("cannot read the UDUNITS-2 unit database '{}' (UDUNITS2_XML_PATH)", path)
+                             : std::string("cannot read the UDUNITS-2 unit database; set UDUNITS2_XML_PATH to "
+                                           "the path of udunits2.xml"));
+    }
+    add_cadyn_units(s.get(), false);
+    return s;
+}
+
+// The SI part of the installed database: its prefixes, base, derived and accepted units (minute, hour, litre,
+// ...), without udunits2-common.xml, the 222 other units (furlong, calorie, degC's aliases, ...) that take four
+// fifths of the ~5.7 ms UDUNITS-2 spends reading the whole database, a large part of a short `cadyn run`
+// (docs/performance.md, "Start-up"). Read from an XML file in memory (memfd) that imports the installed files by
+// their absolute paths. nullptr where that is not possible (UDUNITS2_XML_PATH set: the user's database is read
+// whole; no memfd; files missing): the whole database is read instead.
+system_ptr read_subset_database() {
+    ut_status status = UT_SUCCESS;
+    const char* const path = ut_get_path_xml(nullptr, &status);
+    if (path == nullptr || status != UT_OPEN_DEFAULT) {
+        return nullptr;
+    }
+    const auto folder = std::filesystem::path(path).parent_path();
+    std::string xml = "<?xml version=\"1.0\" encoding=\"US-ASCII\"?>\n<unit-system>\n";
+    for (const char* part: {"udunits2-prefixes.xml", "udunits2-base.xml", "udunits2-derived.xml",
+                            "udunits2-accepted.xml"}) {
+        const auto file = folder / part;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(file, ec) || file.string().find_first_of("<>&") != std::string::npos) {
+            return nullptr;
+        }
+        xml += fmt::format("<import>{}</import>\n", file.string());
+    }
+    xml += "</unit-system>\n";
+    const int fd = ::memfd_create("cadyn-units.xml", MFD_CLOEXEC);
+    if (fd < 0) {
+        return nullptr;
+    }
+    system_ptr s;
+    if (::write(fd, xml.data(), xml.size()) == static_cast<ssize_t>(xml.size())) {
+        s.reset(ut_read_xml(fmt::format("/proc/self/fd/{}", fd).c_str()));
+    }
+    ::close(fd);
+    if (s) {
+        add_cadyn_units(s.get(), true);
+    }
+    return s;
+}
+
+struct unit_systems {
+    system_ptr subset;
+    system_ptr full;
+    ut_system* current = nullptr;
+};
+
+// Call with udunits_mutex held.
+unit_systems& systems() {
+    static unit_systems loaded;
+    return loaded;
+}
+
+// The process-wide unit system: the subset, loaded on first use, until a unit is not in it; from then on the whole
+// database. Call with udunits_mutex held.
 ut_system* unit_system() {
-    static const system_ptr system = [] {
+    auto& s = systems();
+    if (s.current == nullptr) {
         ut_set_error_message_handler(ut_ignore);
-        system_ptr s{ut_read_xml(nullptr)};
-        if (!s) {
-            const char* path = std::getenv("UDUNITS2_XML_PATH");
-            throw unit_error(path != nullptr
-                                 ? fmt::format("cannot read the UDUNITS-2 unit database '{}' (UDUNITS2_XML_PATH)", path)
-                                 : std::string("cannot read the UDUNITS-2 unit database; set UDUNITS2_XML_PATH to "
-                                               "the path of udunits2.xml"));
+        s.subset = read_subset_database();
+        if (!s.subset) {
+            s.full = read_full_database();
         }
-        // The molar, M = mol/L. Prefixes apply as to any symbol: "mM", "uM", "nM", "pM".
-        const unit_ptr mol{ut_parse(s.get(), "mol", UT_ASCII)};
-        const unit_ptr litre{ut_parse(s.get(), "L", UT_ASCII)};
-        const unit_ptr molar{mol && litre ? ut_divide(mol.get(), litre.get()) : nullptr};
-        if (!molar || ut_map_symbol_to_unit("M", UT_ASCII, molar.get()) != UT_SUCCESS ||
-            ut_map_name_to_unit("molar", UT_ASCII, molar.get()) != UT_SUCCESS) {
-            throw unit_error("cannot add the molar (M = mol/L) to the UDUNITS-2 unit system");
-        }
-        return s;
-    }();
-    return system.get();
+        s.current = s.subset ? s.subset.get() : s.full.get();
+    }
+    return s.current;
+}
+
+// Thrown by try_parse when a unit is not in the subset and the whole database has just become the current system:
+// the units the call parsed so far belong to the subset, so with_units() runs the call again from the start.
+struct whole_database_loaded {};
+
+// Runs `f` with udunits_mutex held; once more when it met a unit outside the subset.
+template <class F>
+auto with_units(F&& f) {
+    const std::lock_guard lock{udunits_mutex};
+    try {
+        return f();
+    }
+    catch (const whole_database_loaded&) {
+        return f();
+    }
 }
 
 // nullptr when `unit` is not a known unit. Call with udunits_mutex held.
@@ -116,7 +211,14 @@ unit_ptr try_parse(std::string_view unit) {
     }
     // "5 /s": UDUNITS needs "1/s".
     const std::string text = trimmed.front() == '/' ? fmt::format("1{}", trimmed) : std::string{trimmed};
-    return unit_ptr{ut_parse(unit_system(), text.c_str(), UT_ASCII)};
+    unit_ptr u{ut_parse(unit_system(), text.c_str(), UT_ASCII)};
+    auto& s = systems();
+    if (!u && ut_get_status() == UT_UNKNOWN && s.current == s.subset.get()) {
+        s.full = read_full_database();
+        s.current = s.full.get();
+        throw whole_database_loaded{};
+    }
+    return u;
 }
 
 // Throws naming `unit` and, when not empty, the quantity text it came from. Call with udunits_mutex held.
@@ -278,17 +380,18 @@ double to_canonical(std::string_view text, const dimension& expected) {
         }
         throw unit_error(fmt::format("missing unit: {}; got '{}'", expectation(expected), shown));
     }
-    const std::lock_guard lock{udunits_mutex};
-    const auto from = parse(q.unit, shown);
-    const auto to = parse_canonical(expected);
-    if (!same_dimension(from.get(), to.get())) {
-        if (const dimension* d = dimension_of_unit(from.get())) {
-            throw unit_error(fmt::format("'{}' is {}; {}", shown, with_article(d->name), expectation(expected)));
+    const double value = with_units([&] {
+        const auto from = parse(q.unit, shown);
+        const auto to = parse_canonical(expected);
+        if (!same_dimension(from.get(), to.get())) {
+            if (const dimension* d = dimension_of_unit(from.get())) {
+                throw unit_error(fmt::format("'{}' is {}; {}", shown, with_article(d->name), expectation(expected)));
+            }
+            throw unit_error(fmt::format("'{}' has unit '{}', which is none of cadyn's dimensions; {}", shown,
+                                         q.unit, expectation(expected)));
         }
-        throw unit_error(fmt::format("'{}' has unit '{}', which is none of cadyn's dimensions; {}", shown, q.unit,
-                                     expectation(expected)));
-    }
-    const double value = convert_units(q.value, from.get(), to.get());
+        return convert_units(q.value, from.get(), to.get());
+    });
     if (!std::isfinite(value)) {
         throw unit_error(fmt::format("'{}' is out of range in {}", shown, expected.canonical));
     }
@@ -296,20 +399,22 @@ double to_canonical(std::string_view text, const dimension& expected) {
 }
 
 double convert(double value, std::string_view from_unit, std::string_view to_unit) {
-    const std::lock_guard lock{udunits_mutex};
-    const auto from = parse(from_unit);
-    const auto to = parse(to_unit);
-    if (!same_dimension(from.get(), to.get())) {
-        throw unit_error(fmt::format("cannot convert '{}' to '{}'", trim(from_unit), trim(to_unit)));
-    }
-    return convert_units(value, from.get(), to.get());
+    return with_units([&] {
+        const auto from = parse(from_unit);
+        const auto to = parse(to_unit);
+        if (!same_dimension(from.get(), to.get())) {
+            throw unit_error(fmt::format("cannot convert '{}' to '{}'", trim(from_unit), trim(to_unit)));
+        }
+        return convert_units(value, from.get(), to.get());
+    });
 }
 
 bool has_dimension(std::string_view unit, const dimension& d) {
-    const std::lock_guard lock{udunits_mutex};
-    const auto u = try_parse(unit);
-    const auto canonical = parse_canonical(d);
-    return u && same_dimension(u.get(), canonical.get());
+    return with_units([&] {
+        const auto u = try_parse(unit);
+        const auto canonical = parse_canonical(d);
+        return u && same_dimension(u.get(), canonical.get());
+    });
 }
 
 coherent_quantity to_coherent(std::string_view text) {
@@ -321,21 +426,32 @@ coherent_quantity to_coherent(std::string_view text) {
     if (named != nullptr) {
         return {to_canonical(text, *named), std::string(named->canonical)};
     }
-    const std::lock_guard lock{udunits_mutex};
-    const auto from = parse(q.unit, trim(text));
-    auto unit = coherent_unit_of(from.get());
-    const auto to = parse(unit);
-    const double value = convert_units(q.value, from.get(), to.get());
-    if (!std::isfinite(value)) {
-        throw unit_error(fmt::format("'{}' is out of range in {}", trim(text), unit));
+    auto result = with_units([&] {
+        const auto from = parse(q.unit, trim(text));
+        auto unit = coherent_unit_of(from.get());
+        const auto to = parse(unit);
+        return coherent_quantity{convert_units(q.value, from.get(), to.get()), std::move(unit)};
+    });
+    if (!std::isfinite(result.value)) {
+        throw unit_error(fmt::format("'{}' is out of range in {}", trim(text), result.unit));
     }
-    return {value, std::move(unit)};
+    return result;
 }
 
 const dimension* dimension_of(std::string_view unit) {
+    return with_units([&]() -> const dimension* {
+        const auto u = try_parse(unit);
+        return u ? dimension_of_unit(u.get()) : nullptr;
+    });
+}
+
+unit_database loaded_unit_database() {
     const std::lock_guard lock{udunits_mutex};
-    const auto u = try_parse(unit);
-    return u ? dimension_of_unit(u.get()) : nullptr;
+    const auto& s = systems();
+    if (s.current == nullptr) {
+        return unit_database::none;
+    }
+    return s.current == s.subset.get() ? unit_database::subset : unit_database::full;
 }
 
 } // namespace cadyn
