@@ -3,11 +3,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
+#include <mutex>
 #include <system_error>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -22,8 +28,11 @@ double wall_seconds() {
     return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
 }
 
-// Batches of rows larger than this are written at once, whatever the time since the last flush.
-constexpr std::size_t max_buffer = std::size_t{1} << 20;
+// Rows are handed to the writing thread in batches of at least this many numbers (~160 KiB of text).
+constexpr std::size_t batch_numbers = 8192;
+// The most characters format_number() writes: "-2.2250738585072014e-308" has 24, a fixed number below 1e16 with
+// 17 significant digits at most 23.
+constexpr std::size_t max_number_chars = 32;
 
 std::string system_message() { return std::strerror(errno); }
 
@@ -68,6 +77,105 @@ std::string csv_header(const std::vector<observable_info>& observables) {
     return line;
 }
 
+char* format_number(char* out, double v) {
+    const double a = std::fabs(v);
+    const auto style = a == 0 || (a >= 1e-4 && a < 1e16) ? std::chars_format::fixed : std::chars_format::scientific;
+    return std::to_chars(out, out + max_number_chars, v, style).ptr;
+}
+
+// The writing thread of a csv_recorder: formats a batch of rows and writes it with one write() while the solver
+// computes the next batch. It holds one batch at a time; a hand-over waits while it is still busy with the last.
+struct csv_recorder::writer {
+    std::mutex mutex;
+    std::condition_variable changed;
+    // Owned by the thread while busy, by the recorder otherwise.
+    std::vector<double> rows;
+    std::size_t width = 1;
+    int fd = -1;
+    std::filesystem::path path;
+    bool busy = false;
+    bool quit = false;
+    std::exception_ptr failure;  // the first error of the thread, until the recorder throws it
+    std::string text;            // the thread's
+    std::thread thread{[this] { loop(); }};  // last: starts once everything above exists
+
+    writer() = default;
+    writer(const writer&) = delete;
+    writer& operator=(const writer&) = delete;
+    ~writer() {
+        {
+            const std::lock_guard lock{mutex};
+            quit = true;
+        }
+        changed.notify_all();
+        thread.join();
+    }
+
+    void loop() {
+        std::unique_lock lock{mutex};
+        for (;;) {
+            changed.wait(lock, [this] { return busy || quit; });
+            if (!busy) {
+                return;
+            }
+            lock.unlock();
+            std::exception_ptr error;
+            try {
+                write_rows();
+            }
+            catch (...) {
+                error = std::current_exception();
+            }
+            rows.clear();
+            lock.lock();
+            busy = false;
+            if (error && !failure) {
+                failure = error;
+            }
+            changed.notify_all();
+        }
+    }
+
+    void write_rows() {
+        text.resize(rows.size() * (max_number_chars + 1));
+        char* p = text.data();
+        for (std::size_t i = 0; i < rows.size(); i += width) {
+            for (std::size_t k = 0; k < width; ++k) {
+                p = format_number(p, rows[i + k]);
+                *p++ = k + 1 < width ? ',' : '\n';
+            }
+        }
+        // One write() of whole rows: a kill between two calls never leaves half a row (one landing during the
+        // call can still cut it short, see csv.hpp).
+        write_all(fd, std::string_view(text.data(), static_cast<std::size_t>(p - text.data())), path);
+    }
+
+    // Waits until the thread has written everything it was given; throws its error, if it had one.
+    void wait() {
+        std::unique_lock lock{mutex};
+        changed.wait(lock, [this] { return !busy; });
+        if (failure) {
+            std::exception_ptr error;
+            std::swap(error, failure);
+            std::rethrow_exception(error);
+        }
+    }
+
+    // Takes `batch` (and leaves the emptied buffer of the last batch in its place).
+    void give(std::vector<double>& batch, std::size_t numbers_per_row, int file, const std::filesystem::path& name) {
+        wait();
+        {
+            const std::lock_guard lock{mutex};
+            rows.swap(batch);
+            width = numbers_per_row;
+            fd = file;
+            path = name;
+            busy = true;
+        }
+        changed.notify_all();
+    }
+};
+
 csv_recorder::csv_recorder(std::filesystem::path path, double flush_seconds):
     path_(std::move(path)), partial_(path_.string() + ".partial"), flush_seconds_(flush_seconds) {}
 
@@ -84,6 +192,7 @@ csv_recorder::~csv_recorder() {
 }
 
 void csv_recorder::close_file() {
+    writer_.reset();  // finishes the batch it has, then ends
     if (fd_ >= 0) {
         ::close(fd_);
         fd_ = -1;
@@ -93,9 +202,11 @@ void csv_recorder::close_file() {
 void csv_recorder::begin(const std::vector<observable_info>& observables) {
     close_file();
     fd_ = open_for_writing(partial_, O_CREAT | O_TRUNC);
-    buffer_ = csv_header(observables) + '\n';
+    write_all(fd_, csv_header(observables) + '\n', partial_);
+    width_ = observables.size() + 1;
+    pending_.clear();
     rows_ = 0;
-    write_out();
+    last_flush_ = wall_seconds();
 }
 
 void csv_recorder::resume(const std::vector<observable_info>& observables, std::size_t rows) {
@@ -127,31 +238,39 @@ void csv_recorder::resume(const std::vector<observable_info>& observables, std::
         throw output_error(fmt::format("cannot truncate '{}': {}", partial_.string(), ec.message()));
     }
     fd_ = open_for_writing(partial_, O_APPEND);
-    buffer_.clear();
+    width_ = observables.size() + 1;
+    pending_.clear();
     rows_ = rows;
     last_flush_ = wall_seconds();
 }
 
 void csv_recorder::record(double t, std::span<const double> values) {
-    fmt::format_to(std::back_inserter(buffer_), "{}", t);
-    for (const double v: values) {
-        fmt::format_to(std::back_inserter(buffer_), ",{}", v);
-    }
-    buffer_ += '\n';
+    pending_.push_back(t);
+    pending_.insert(pending_.end(), values.begin(), values.end());
     ++rows_;
-    if (buffer_.size() >= max_buffer || wall_seconds() - last_flush_ >= flush_seconds_) {
+    if (wall_seconds() - last_flush_ >= flush_seconds_) {
         write_out();
+    }
+    else if (pending_.size() >= batch_numbers) {
+        hand_over();
     }
 }
 
-void csv_recorder::write_out() {
-    if (fd_ < 0) {
+void csv_recorder::hand_over() {
+    if (fd_ < 0 || pending_.empty()) {
         return;
     }
-    // One write() of whole rows: a kill between two calls never leaves half a row (one landing during the call
-    // can still cut it short, see csv.hpp).
-    write_all(fd_, buffer_, partial_);
-    buffer_.clear();
+    if (!writer_) {
+        writer_ = std::make_unique<writer>();
+    }
+    writer_->give(pending_, width_, fd_, partial_);
+}
+
+void csv_recorder::write_out() {
+    hand_over();
+    if (writer_) {
+        writer_->wait();
+    }
     last_flush_ = wall_seconds();
 }
 

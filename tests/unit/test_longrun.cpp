@@ -5,21 +5,25 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -541,6 +545,72 @@ TEST(csv_recorder, a_record_waits_at_most_flush_seconds) {
     EXPECT_EQ(read_text(dir / "traces.csv.partial"), "t [ms],cyt.ca [uM]\n0,0.1\n1,0.1\n");
     csv.end();
     EXPECT_EQ(read_text(dir / "traces.csv"), "t [ms],cyt.ca [uM]\n0,0.1\n1,0.1\n");
+    fs::remove_all(dir);
+}
+
+// Enough rows that the writing thread formats and writes most of them (batches of 8192 numbers) while more are
+// recorded: the file has every row, in order, each number reading back to the same double, in fmt's "{}" text.
+TEST(csv_recorder, rows_written_by_the_writing_thread_read_back_exactly_and_in_order) {
+    const auto dir = fresh_path("csv_thread");
+    fs::create_directories(dir);
+    const std::vector<cadyn::observable_info> obs = {{"a", "uM"}, {"b", ""}, {"c", "ms"}};
+    std::vector<std::vector<double>> rows;
+    {
+        cadyn::csv_recorder csv(dir / "traces.csv", 3600.0);
+        csv.begin(obs);
+        for (int i = 0; i < 20000; ++i) {
+            // Magnitudes from 1e-300 to 1e300, both signs, zeros, integers and thirds.
+            const double x = std::ldexp(1.0 + i / 7.0, (i * 37) % 1980 - 990) * (i % 3 == 0 ? -1 : 1);
+            rows.push_back({i * 0.1, x, i % 11 == 0 ? 0.0 : i / 3.0, static_cast<double>(i)});
+            csv.record(rows.back()[0], std::span<const double>(rows.back()).subspan(1));
+        }
+        csv.end();
+    }
+    std::ifstream in(dir / "traces.csv");
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "t [ms],a [uM],b,c [ms]");
+    std::size_t n = 0;
+    while (std::getline(in, line)) {
+        ASSERT_LT(n, rows.size());
+        EXPECT_EQ(line, fmt::format("{},{},{},{}", rows[n][0], rows[n][1], rows[n][2], rows[n][3])) << "row " << n;
+        std::stringstream fields(line);
+        std::string field;
+        for (std::size_t k = 0; std::getline(fields, field, ','); ++k) {
+            ASSERT_EQ(std::strtod(field.c_str(), nullptr), rows[n][k]) << "row " << n << " column " << k;
+        }
+        ++n;
+    }
+    EXPECT_EQ(n, rows.size());
+    fs::remove_all(dir);
+}
+
+// A write of the writing thread that fails (here past a file size limit, as on a full disk) is an output_error
+// naming the file, thrown in the recording thread by a later record(), flush() or end().
+TEST(csv_recorder, a_failed_write_of_the_writing_thread_is_an_output_error) {
+    const auto dir = fresh_path("csv_full");
+    fs::create_directories(dir);
+    const auto run = [&dir] {
+        std::signal(SIGXFSZ, SIG_IGN);
+        const rlimit limit{64 * 1024, 64 * 1024};
+        setrlimit(RLIMIT_FSIZE, &limit);
+        try {
+            cadyn::csv_recorder csv(dir / "traces.csv", 3600.0);
+            csv.begin({{"cyt.ca", "uM"}});
+            const std::vector<double> v = {1.0 / 3.0};
+            for (int i = 0; i < 100000; ++i) {  // ~2.5 MB
+                csv.record(i / 7.0, v);
+            }
+            csv.end();
+        }
+        catch (const cadyn::output_error& e) {
+            std::cerr << "output_error: " << e.what() << std::endl;
+            std::exit(4);
+        }
+        std::exit(1);
+    };
+    EXPECT_EXIT(run(), testing::ExitedWithCode(4), "output_error: writing '.*traces\\.csv\\.partial' failed: .*too large");
+    EXPECT_FALSE(fs::exists(dir / "traces.csv"));
     fs::remove_all(dir);
 }
 
