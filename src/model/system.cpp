@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -48,6 +49,8 @@ struct diffuser {
     std::vector<double> boundary_value;     // per clamped boundary face: the value held there
     std::size_t channel = static_cast<std::size_t>(-1);  // budget channel of the clamped faces
     std::size_t site_base = 0;              // flux site of clamped face 0
+    bool uniform_volume = false;            // every voxel of the compartment has the volume 1/inv_volume
+    double inv_volume = 0;
 };
 
 constexpr std::size_t no_membrane = static_cast<std::size_t>(-1);
@@ -57,6 +60,9 @@ struct site_map {
     std::size_t field = 0;
     std::vector<std::size_t> site;
     std::vector<double> inv_volume;  // [1/um^3] per instance (scatter targets only)
+    // Instance i at site i (a volume mechanism in every voxel of its compartment): the rhs reads and adds in place,
+    // without the indices. Same values, same order of operations: the results do not change by a bit.
+    bool identity = false;
 };
 
 struct bound_mechanism {
@@ -160,6 +166,18 @@ struct observable_ref {
 struct system::impl {
     model_spec model;
     std::optional<grid> mesh;
+    // Runs of consecutive faces (in face order): face first + i joins voxels a + i and a + offset + i, i < length.
+    // A cable's or a chain of shells' faces are one run, each row of a 2-D grid's x faces one. Used instead of the
+    // face arrays when the runs are long (face_runs is empty otherwise): the same operations in the same order,
+    // without reading two indices per face (nor a weight per face where the run's faces share one).
+    struct face_run {
+        std::size_t a = 0;
+        std::size_t offset = 0;
+        std::size_t length = 0;
+        std::size_t first = 0;
+        bool same_w = true;
+    };
+    std::vector<face_run> face_runs;
     std::vector<std::size_t> face_a;   // internal faces, structure of arrays
     std::vector<std::size_t> face_b;
     std::vector<double> face_w;        // area / distance [um]
@@ -470,9 +488,11 @@ void system::impl::bind_mechanisms() {
             site_map m;
             m.field = field_index.at({comp, std::string(species)});
             const auto& layout = compartments[fields[m.field].compartment_index];
+            m.identity = true;
             for (std::size_t i = 0; i < b.n; ++i) {
                 m.site.push_back(layout.spatial ? voxel[i] : 0);
                 m.inv_volume.push_back(layout.inv_volume[m.site[i]]);
+                m.identity = m.identity && m.site[i] == i;
             }
             return m;
         };
@@ -544,6 +564,21 @@ void system::impl::setup_diffusion() {
         face_b.push_back(f.b);
         face_w.push_back(f.area / f.distance);
     }
+    for (std::size_t k = 0; k < face_a.size(); ++k) {
+        auto* last = face_runs.empty() ? nullptr : &face_runs.back();
+        if (last != nullptr && face_a[k] == last->a + last->length && face_b[k] - face_a[k] == last->offset) {
+            last->same_w = last->same_w && face_w[k] == face_w[last->first];
+            ++last->length;
+        }
+        else {
+            face_runs.push_back({face_a[k], face_b[k] - face_a[k], 1, k, true});
+        }
+    }
+    // Runs of fewer than 16 faces on average (a 3-D grid lists each voxel's x, y and z faces in turn): the face
+    // arrays.
+    if (face_runs.size() * 16 > face_a.size()) {
+        face_runs.clear();
+    }
     for (const auto& name: model.geometry.clamped_faces) {
         for (const auto* f: mesh->faces_named(name)) {
             clamped_voxel.push_back(f->voxel);
@@ -577,6 +612,12 @@ void system::impl::setup_diffusion() {
                                  st.carried, std::string(st.carries), {}});
         }
     }
+    for (auto& d: diffusers) {
+        const auto& iv = compartments[d.compartment].inv_volume;
+        d.uniform_volume =
+            !iv.empty() && std::adjacent_find(iv.begin(), iv.end(), std::not_equal_to<>()) == iv.end();
+        d.inv_volume = iv.empty() ? 0.0 : iv.front();
+    }
     if (clamped_voxel.empty()) {
         return;
     }
@@ -597,6 +638,28 @@ void system::impl::setup_diffusion() {
         }
     }
 }
+
+namespace {
+
+// One diffuser over one run of faces (system::impl::face_run), from its first face and voxel: face i joins voxels i
+// and offset + i with weight w[i] (w[0] for all when SameW), 1/volume iv[i] (iv[0] for all when SameV). The
+// operations of the face loop in diffuse(), in its order.
+template <bool SameW, bool SameV>
+void diffuse_run(std::size_t length, std::size_t offset, double g, const double* w, const double* c, double* dc,
+                 const double* iv) {
+    const double* cb = c + offset;
+    double* db = dc + offset;
+    const double* ib = iv + offset;
+    const double gw0 = g * w[0];
+    const double iv0 = iv[0];
+    for (std::size_t i = 0; i < length; ++i) {
+        const double j = (SameW ? gw0 : g * w[i]) * (c[i] - cb[i]);
+        dc[i] -= j * (SameV ? iv0 : iv[i]);
+        db[i] += j * (SameV ? iv0 : ib[i]);
+    }
+}
+
+} // namespace
 
 // Diffusion between voxels and through clamped faces: ydot += the divergence of the fluxes; budget channels of
 // the clamped faces += what enters the domain [zmol/ms].
@@ -619,6 +682,19 @@ void system::impl::diffuse(const double* y, double* ydot, double* flux) const {
         for (std::size_t q = 0; q < nd; ++q) {
             const auto& d = diffusers[first + q];
             s[q] = {y + d.offset, ydot + d.offset, compartments[d.compartment].inv_volume.data(), d.scale};
+        }
+        if (!face_runs.empty()) {
+            for (std::size_t q = 0; q < nd; ++q) {
+                const stream& f = s[q];
+                const bool same_v = diffusers[first + q].uniform_volume;
+                for (const auto& run: face_runs) {
+                    const auto pass = run.same_w ? (same_v ? diffuse_run<true, true> : diffuse_run<true, false>)
+                                                 : (same_v ? diffuse_run<false, true> : diffuse_run<false, false>);
+                    pass(run.length, run.offset, f.g, face_w.data() + run.first, f.c + run.a, f.dc + run.a,
+                         f.iv + run.a);
+                }
+            }
+            continue;
         }
         for (std::size_t k = 0; k < nf; ++k) {
             const std::size_t a = face_a[k];
@@ -1316,6 +1392,10 @@ double system::impl::total(const double* y, const std::string& species, const st
 mechanism_pack system::impl::pack(bound_mechanism& b, double t, const double* y, double* ydot) {
     for (std::size_t r = 0; r < b.reads.size(); ++r) {
         const double* src = cur[b.reads[r].field];
+        if (b.reads[r].identity) {
+            b.in_ptr[r] = src;  // the kernel reads the field itself
+            continue;
+        }
         const auto& site = b.reads[r].site;
         double* dst = b.in.data() + r * b.n;
         for (std::size_t i = 0; i < b.n; ++i) {
@@ -1413,9 +1493,19 @@ void system::impl::evaluate(double t, const double* y, double* ydot, double* flu
             const auto& in = b.to_inner[k];
             double* d_in = dcur[in.field];
             // Membrane: amount per time into inner [zmol/ms] / volume -> [uM/ms]. Volume: already [uM/ms].
-            if (membrane) {
+            if (membrane && in.identity) {
+                for (std::size_t i = 0; i < b.n; ++i) {
+                    d_in[i] += o[i] * in.inv_volume[i];
+                }
+            }
+            else if (membrane) {
                 for (std::size_t i = 0; i < b.n; ++i) {
                     d_in[in.site[i]] += o[i] * in.inv_volume[i];
+                }
+            }
+            else if (in.identity) {
+                for (std::size_t i = 0; i < b.n; ++i) {
+                    d_in[i] += o[i];
                 }
             }
             else {
