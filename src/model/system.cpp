@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <map>
@@ -65,13 +66,25 @@ struct site_map {
     bool identity = false;
 };
 
+// Instances per call of rates() in a mechanism with more (bound_mechanism::chunk_params).
+constexpr std::size_t rhs_chunk = 1024;
+
 struct bound_mechanism {
     std::string name;
     const mechanism* impl = nullptr;
     const mechanism_info* info = nullptr;
     std::size_t n = 0;
-    std::vector<double> params;                 // [parameter * n + i]
+    std::vector<double> params;                 // [parameter * n + i]; every instance has the same values
     std::vector<const double*> param_ptr;
+    // More than rhs_chunk instances: rates() runs rhs_chunk instances at a time, reading its parameters from
+    // chunk_params (rhs_chunk copies of each, which stay in cache) instead of params (n copies, which stream from
+    // memory on a large grid). Each instance's values are the same, so its results are too, to the bit.
+    std::vector<double> chunk_params;           // [parameter * rhs_chunk + i]
+    std::vector<const double*> chunk_param_ptr;
+    std::vector<const double*> chunk_conc;      // pack()'s pointers, moved to the chunk
+    std::vector<const double*> chunk_state;
+    std::vector<double*> chunk_dstate;
+    std::vector<double*> chunk_out;
     std::vector<site_map> reads;
     std::vector<double> in;                     // gathered concentrations [read * n + i]
     std::vector<const double*> in_ptr;
@@ -265,6 +278,7 @@ struct system::impl {
     mechanism_pack pack(bound_mechanism& b, double t, const double* y, double* ydot);
     void update_symbols(double t, const double* y);
     void evaluate(double t, const double* y, double* ydot, double* flux, bool stimuli);
+    bool chunk_parameters(bound_mechanism& b);
 };
 
 system::impl::impl(model_spec m): model(std::move(m)) {
@@ -548,6 +562,16 @@ void system::impl::bind_mechanisms() {
         }
         b.state_ptr.resize(info.states.size());
         b.dstate_ptr.resize(info.states.size());
+        if (b.n > rhs_chunk) {
+            b.chunk_params.resize(info.parameters.size() * rhs_chunk);
+            for (std::size_t j = 0; j < info.parameters.size(); ++j) {
+                b.chunk_param_ptr.push_back(b.chunk_params.data() + j * rhs_chunk);
+            }
+            b.chunk_conc.resize(info.reads.size());
+            b.chunk_state.resize(info.states.size());
+            b.chunk_dstate.resize(info.states.size());
+            b.chunk_out.resize(info.outputs.size());
+        }
         mechanisms.push_back(std::move(b));
     }
 }
@@ -1471,6 +1495,23 @@ void system::impl::update_symbols(double t, const double* y) {
     }
 }
 
+// Bring b.chunk_params up to date with b.params (events change parameters between calls). False, and rates() must
+// run over all instances from b.params, if an instance's parameters differ from the first's (nothing in the engine
+// sets them per instance; the first and last are compared).
+bool system::impl::chunk_parameters(bound_mechanism& b) {
+    for (std::size_t j = 0; j < b.param_ptr.size(); ++j) {
+        const double value = b.params[j * b.n];
+        if (b.params[j * b.n + b.n - 1] != value && !(std::isnan(value) && std::isnan(b.params[j * b.n + b.n - 1]))) {
+            return false;
+        }
+        double* copy = b.chunk_params.data() + j * rhs_chunk;
+        if (std::memcmp(copy, &value, sizeof value) != 0) {
+            std::fill(copy, copy + rhs_chunk, value);
+        }
+    }
+    return true;
+}
+
 void system::impl::evaluate(double t, const double* y, double* ydot, double* flux, bool stimuli) {
     point_at(y, ydot);
     std::fill(ydot, ydot + n_states, 0.0);
@@ -1485,7 +1526,33 @@ void system::impl::evaluate(double t, const double* y, double* ydot, double* flu
             continue;
         }
         const auto p = pack(b, t, y, ydot);
-        b.impl->rates(p);
+        if (b.chunk_params.empty() || !chunk_parameters(b)) {
+            b.impl->rates(p);
+        }
+        else {
+            mechanism_pack q = p;
+            q.param = b.chunk_param_ptr.data();
+            q.conc = b.chunk_conc.data();
+            q.state = b.chunk_state.data();
+            q.dstate = b.chunk_dstate.data();
+            q.out = b.chunk_out.data();
+            for (std::size_t lo = 0; lo < b.n; lo += rhs_chunk) {
+                q.n = std::min(rhs_chunk, b.n - lo);
+                for (std::size_t j = 0; j < b.chunk_conc.size(); ++j) {
+                    b.chunk_conc[j] = p.conc[j] + lo;
+                }
+                for (std::size_t j = 0; j < b.chunk_state.size(); ++j) {
+                    b.chunk_state[j] = p.state[j] + lo;
+                    b.chunk_dstate[j] = p.dstate[j] + lo;
+                }
+                for (std::size_t j = 0; j < b.chunk_out.size(); ++j) {
+                    b.chunk_out[j] = p.out[j] + lo;
+                }
+                q.size = p.size + lo;
+                q.potential = p.potential + lo;
+                b.impl->rates(q);
+            }
+        }
 
         const bool membrane = info.kind == mechanism_kind::membrane;
         for (std::size_t k = 0; k < info.outputs.size(); ++k) {

@@ -163,3 +163,69 @@ set = { "pump.vmax" = "0 uM/s", "nothing" = 1 }
         EXPECT_THAT(e.what(), HasSubstr("no user parameter named 'nothing'"));
     }
 }
+
+TEST(events, a_parameter_change_reaches_every_voxel_of_a_large_grid) {
+    // A 2000-voxel cable without diffusion: every voxel is the same closed Ca + buffer system, and a mechanism over
+    // more than 1024 voxels runs its kernel 1024 voxels at a time with its parameters copied per chunk
+    // (src/model/system.cpp, rhs_chunk). At t0 = 10 ms the buffer's total drops to 0: from then on the bound Ca
+    // b only unbinds, db/dt = -kon (c + Kd) b with c + b = s conserved, so (K = s + Kd)
+    //   b(t) = K b0 / (b0 + (K - b0) exp(kon K (t - t0))),  c = s - b,
+    // in the first voxel, a voxel of the second chunk and the last voxel alike.
+    auto sys = cadyn::testing::compile_text(R"toml(
+[geometry]
+type = "cable"
+length = "2000 um"
+diameter = "1 um"
+voxels = 2000
+
+[[compartments]]
+name = "cyt"
+concentrations = { ca = "1 uM" }
+
+[[buffers]]
+name = "buf"
+compartment = "cyt"
+total = "100 uM"
+kd = "1 uM"
+kon = "0.1 uM^-1 ms^-1"
+
+[[events]]
+time = "10 ms"
+set = { "buf.total" = "0 uM" }
+
+[[points]]
+name = "first"
+at = "0.5 um"
+
+[[points]]
+name = "second_chunk"
+at = "1500.5 um"
+
+[[points]]
+name = "last"
+at = "1999.5 um"
+
+[run]
+t_end = "12 ms"
+start = "initial"
+rtol = 1e-10
+atol = "1e-10 uM"
+
+[record]
+interval = "0.1 ms"
+observables = ["cyt.ca@first", "cyt.ca@second_chunk", "cyt.ca@last"]
+)toml");
+    cadyn::memory_recorder rec;
+    cadyn::simulate(sys, rec);
+    // The buffer starts in equilibrium with 1 uM free Ca: b0 = 100 * 1 / (1 + 1) = 50 uM.
+    const double b0 = 50;
+    const double s = 1 + b0;
+    const double big_k = s + 1;
+    const double kon = 0.1;
+    for (const double t: {10.0, 10.1, 10.3, 10.6, 11.0, 12.0}) {
+        const double b = big_k * b0 / (b0 + (big_k - b0) * std::exp(kon * big_k * (t - 10)));
+        for (const char* where: {"cyt.ca@first", "cyt.ca@second_chunk", "cyt.ca@last"}) {
+            EXPECT_NEAR(value_at(rec, where, t), s - b, 1e-6 * s) << where << " at t = " << t << " ms";
+        }
+    }
+}
