@@ -245,13 +245,14 @@ cadyn::system& cached_system(const std::string& geometry) {
 // counted once (8-byte values, std::size_t indices; neighbours' values are reused from cache: the faces come
 // sorted by voxel, so even the z neighbour, n^2 voxels ahead, is still in L2):
 //   zero ydot                                      8 * fields
-//   buffer (one instance per voxel: it reads and adds in place, no gather and no site indices)
-//           rates(): total, kd, kon, Ca, bound, dbound, out      56
+//   buffer (one instance per voxel: it reads and adds in place, no gather and no site indices; its parameters
+//   total, kd, kon come from a 1024-voxel copy that stays in cache, not counted)
+//           rates(): Ca, bound, dbound, out                      32
 //           scatter (out, ydot read+write)                       24
 //   per diffuser: y, ydot read+write: 24; on a cable (one run of faces of one weight, voxels of one volume) nothing
 //   more; on a box (the face arrays) the faces (a, b, weight) 24 * faces per voxel and 1/volume 8.
 double rhs_bytes_per_voxel(double fields, double diffusers, double faces_per_voxel, bool face_runs) {
-    return 8.0 * fields + (56.0 + 24.0) + diffusers * (24.0 + (face_runs ? 0.0 : 24.0 * faces_per_voxel + 8.0));
+    return 8.0 * fields + (32.0 + 24.0) + diffusers * (24.0 + (face_runs ? 0.0 : 24.0 * faces_per_voxel + 8.0));
 }
 
 void run_rhs(benchmark::State& state, const std::string& geometry, bool face_runs) {
