@@ -3,7 +3,7 @@
 //
 // The trace is written as PATH.partial while the run goes on. Rows are collected in memory and written with one
 // write() call per batch of whole rows, at least every flush_seconds of wall time, whenever the batch reaches
-// 1 MiB, and when the run is asked to stop: a run that is killed (even with SIGKILL) leaves a readable trace of
+// 8192 numbers, and when the run is asked to stop: a run that is killed (even with SIGKILL) leaves a readable trace of
 // whole rows up to its last flush (Linux may cut a write() short when SIGKILL lands during it, so the file can
 // end with the start of one more row, without its newline). When the run ends normally the file is synced and
 // renamed to PATH.
