@@ -553,18 +553,34 @@ struct run_data {
 // Keeps every record, and the chosen fields at every record, in a run_data.
 class python_recorder final: public recorder {
 public:
-    explicit python_recorder(run_data& d): d_(d) {}
+    // keep: the observables to record, by name (every one when empty); simulate() computes only those.
+    python_recorder(run_data& d, std::vector<std::string> keep): d_(d), keep_(std::move(keep)) {}
 
+    std::vector<char> wanted(const std::vector<observable_info>& observables) const override {
+        std::vector<char> w(observables.size(), keep_.empty() ? 1 : 0);
+        for (std::size_t k = 0; k < observables.size() && !keep_.empty(); ++k) {
+            w[k] = std::find(keep_.begin(), keep_.end(), observables[k].name) != keep_.end() ? 1 : 0;
+        }
+        return w;
+    }
     void begin(const std::vector<observable_info>& observables) override {
-        d_.observables = observables;
+        const auto w = wanted(observables);
+        index_.clear();
+        d_.observables.clear();
+        for (std::size_t k = 0; k < observables.size(); ++k) {
+            if (w[k] != 0) {
+                index_.push_back(k);
+                d_.observables.push_back(observables[k]);
+            }
+        }
         d_.times.clear();
-        d_.columns.assign(observables.size(), {});
+        d_.columns.assign(index_.size(), {});
         d_.field_values.assign(d_.fields.size(), {});
     }
     void record(double t, std::span<const double> values) override {
         d_.times.push_back(t);
-        for (std::size_t k = 0; k < values.size() && k < d_.columns.size(); ++k) {
-            d_.columns[k].push_back(values[k]);
+        for (std::size_t j = 0; j < index_.size(); ++j) {
+            d_.columns[j].push_back(values[index_[j]]);
         }
     }
     void record_state(double, const double* y) override {
@@ -579,12 +595,44 @@ public:
     double bytes_per_record(std::size_t columns) const override {
         // 8 bytes per value, the time and every field's voxels; x 2 for the spare capacity of growing vectors.
         const std::size_t voxels = d_.mesh ? d_.mesh->size() : 0;
-        return 2.0 * 8.0 * static_cast<double>(columns + 1 + d_.fields.size() * voxels);
+        const std::size_t kept = keep_.empty() ? columns : std::min(columns, keep_.size());
+        return 2.0 * 8.0 * static_cast<double>(kept + 1 + d_.fields.size() * voxels);
     }
 
 private:
     run_data& d_;
+    std::vector<std::string> keep_;
+    std::vector<std::size_t> index_;  // per kept column: its observable
 };
+
+// The observables to record: None -> every one (an empty list); a name or a list of names -> those, each checked.
+std::vector<std::string> choose_observables(const system& sys, const py::object& observables) {
+    if (observables.is_none()) {
+        return {};
+    }
+    std::vector<std::string> wanted;
+    if (py::isinstance<py::str>(observables)) {
+        wanted.push_back(observables.cast<std::string>());
+    }
+    else {
+        wanted = observables.cast<std::vector<std::string>>();
+    }
+    std::vector<std::string> names;
+    for (const auto& o: sys.observables()) {
+        names.push_back(o.name);
+    }
+    if (wanted.empty()) {
+        fail("observables", fmt::format("expected None or observable names; the model's observables are: {}",
+                                        list_names(names)));
+    }
+    for (const auto& w: wanted) {
+        if (std::find(names.begin(), names.end(), w) == names.end()) {
+            fail("observables",
+                 fmt::format("no observable named '{}'; the model's observables are: {}", w, list_names(names)));
+        }
+    }
+    return wanted;
+}
 
 // "cyt.ca" (a species in a compartment) rather than "calbindin.bound" (a mechanism state).
 bool is_species_field(const model_spec& m, const std::string& name) {
@@ -643,7 +691,8 @@ void choose_fields(run_data& d, const system& sys, const py::object& fields) {
 }
 
 std::shared_ptr<run_data> run_model(const py_model& pm, const std::optional<std::string>& t_end,
-                                    const std::optional<std::string>& start, const py::object& fields) {
+                                    const std::optional<std::string>& start, const py::object& fields,
+                                    const py::object& observables) {
     simulation_options options;
     if (t_end) {
         options.t_end = to_canonical(*t_end, dims::time);  // the CLI's --t-end message, word for word
@@ -666,7 +715,7 @@ std::shared_ptr<run_data> run_model(const py_model& pm, const std::optional<std:
         d->geometry = geometry_name(model.geometry.type);
     }
     choose_fields(*d, sys, fields);
-    python_recorder out(*d);
+    python_recorder out(*d, choose_observables(sys, observables));
 
     // Ctrl-C: checked after every output step (the GIL is taken for it only then); the run stops and
     // KeyboardInterrupt propagates once the GIL is back.
@@ -912,7 +961,7 @@ PYBIND11_MODULE(_cadyn, m) {
              })
         .def("_steady_state", &model_steady_state)
         .def("_run", &run_model, py::arg("t_end") = py::none(), py::arg("start") = py::none(),
-             py::arg("fields") = py::none());
+             py::arg("fields") = py::none(), py::arg("observables") = py::none());
 
     py::class_<run_data, std::shared_ptr<run_data>>(m, "RunData", "The raw records of a run (see cadyn.Result).")
         .def_readonly("model_name", &run_data::model_name)
