@@ -15,8 +15,11 @@ buffer, one 10 ms influx of 200 pA):
 
 import math
 import os
+import signal
 import subprocess
 import tempfile
+import threading
+import time
 import unittest
 
 import numpy as np
@@ -206,6 +209,23 @@ class LoadSetRun(unittest.TestCase):
         self.assertIn("cyt.ca", str(e.exception))
         with self.assertRaises(cadyn.ModelError):
             m.run(t_end="10 ms", observables=[])
+
+
+    def test_ctrl_c_stops_a_run(self):
+        # SIGINT during a run (Ctrl-C in a notebook): the engine looks for it at output steps, at most every 20 ms
+        # of wall time, stops and raises KeyboardInterrupt. Li & Rinzel over 1e7 s would take about a minute.
+        m = cadyn.load(os.path.join(MODELS, "li_rinzel.toml"))
+        m.set("t_end", "1e7 s")
+        m.set("record.interval", "100 s")
+        timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+        start = time.monotonic()
+        timer.start()
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                m.run()
+        finally:
+            timer.cancel()
+        self.assertLess(time.monotonic() - start, 10.0)
 
 
 class Spatial(unittest.TestCase):
