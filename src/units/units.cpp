@@ -7,14 +7,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <system_error>
+#include <unordered_set>
+#include <vector>
 
 namespace cadyn {
 
@@ -107,7 +113,87 @@ void add_cadyn_units(ut_system* s, bool subset) {
     }
 }
 
-// The whole UDUNITS-2 database (UDUNITS2_XML_PATH's when set), with cadyn's additions.
+struct unit_systems {
+    system_ptr subset;
+    system_ptr full;
+    ut_system* current = nullptr;
+    // The identifiers the whole database defines beyond the subset (udunits2-common.xml's symbols and names) and
+    // the prefixes: a unit that names one, bare or prefixed, is read in the whole database, never in the subset,
+    // which would read some of them as something else ("ft" as femtotonne, "yd" as yoctoday, "pt" as picotonne).
+    std::unordered_set<std::string> common;
+    std::vector<std::string> prefixes;
+};
+
+// Call with udunits_mutex held.
+unit_systems& systems() {
+    static unit_systems loaded;
+    return loaded;
+}
+
+// The text of every <tag>...</tag> element of an UDUNITS-2 XML file that is a plain ASCII identifier (no entity, no
+// space), for the tags given; false when the file cannot be read.
+bool xml_identifiers(const std::filesystem::path& file, std::initializer_list<std::string_view> tags,
+                     std::vector<std::string>& out) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        return false;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto tag: tags) {
+        const std::string open = fmt::format("<{}", tag);
+        const std::string close = fmt::format("</{}>", tag);
+        for (auto at = text.find(open); at != std::string::npos; at = text.find(open, at + 1)) {
+            const auto body = text.find('>', at);
+            const auto end = body == std::string::npos ? body : text.find(close, body);
+            if (end == std::string::npos) {
+                break;
+            }
+            const auto id = trim(std::string_view(text).substr(body + 1, end - body - 1));
+            const bool plain = !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+                return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_';
+            });
+            if (plain) {
+                out.emplace_back(id);
+            }
+        }
+    }
+    return true;
+}
+
+// True when `text` names, bare or after a prefix, an identifier of the whole database that the subset lacks.
+bool names_common_unit(const unit_systems& s, std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        if (!is_alpha(text[i]) && text[i] != '_') {
+            ++i;
+            continue;
+        }
+        std::size_t j = i;
+        while (j < text.size() && (is_alpha(text[j]) || text[j] == '_')) {
+            ++j;
+        }
+        const std::string token(text.substr(i, j - i));
+        i = j;
+        // A symbol or name of the subset itself ("min") means the same in both: UDUNITS-2 looks whole identifiers
+        // up before it splits off a prefix ("m" + "in", the inch).
+        const unit_ptr exact{ut_get_unit_by_symbol(s.subset.get(), token.c_str())};
+        const unit_ptr named{exact ? nullptr : ut_get_unit_by_name(s.subset.get(), token.c_str())};
+        if (exact || named) {
+            continue;
+        }
+        if (s.common.count(token) != 0) {
+            return true;
+        }
+        for (const auto& p: s.prefixes) {
+            if (token.size() > p.size() && token.compare(0, p.size(), p) == 0 && s.common.count(token.substr(p.size())) != 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+
 system_ptr read_full_database() {
     system_ptr s{ut_read_xml(nullptr)};
     if (!s) {
@@ -145,6 +231,14 @@ system_ptr read_subset_database() {
         xml += fmt::format("<import>{}</import>\n", file.string());
     }
     xml += "</unit-system>\n";
+    auto& known = systems();
+    std::vector<std::string> common;
+    known.prefixes.clear();
+    if (!xml_identifiers(folder / "udunits2-common.xml", {"symbol", "singular", "plural"}, common) ||
+        !xml_identifiers(folder / "udunits2-prefixes.xml", {"name", "symbol"}, known.prefixes)) {
+        return nullptr;
+    }
+    known.common = std::unordered_set<std::string>(common.begin(), common.end());
     const int fd = ::memfd_create("cadyn-units.xml", MFD_CLOEXEC);
     if (fd < 0) {
         return nullptr;
@@ -155,22 +249,19 @@ system_ptr read_subset_database() {
     }
     ::close(fd);
     if (s) {
-        add_cadyn_units(s.get(), true);
+        try {
+            add_cadyn_units(s.get(), true);
+        }
+        catch (const unit_error&) {
+            return nullptr;  // the whole database instead
+        }
+        // The subset defines these two as the whole database does (add_cadyn_units).
+        known.common.erase("degC");
+        known.common.erase("celsius");
     }
     return s;
 }
 
-struct unit_systems {
-    system_ptr subset;
-    system_ptr full;
-    ut_system* current = nullptr;
-};
-
-// Call with udunits_mutex held.
-unit_systems& systems() {
-    static unit_systems loaded;
-    return loaded;
-}
 
 // The process-wide unit system: the subset, loaded on first use, until a unit is not in it; from then on the whole
 // database. Call with udunits_mutex held.
@@ -211,9 +302,11 @@ unit_ptr try_parse(std::string_view unit) {
     }
     // "5 /s": UDUNITS needs "1/s".
     const std::string text = trimmed.front() == '/' ? fmt::format("1{}", trimmed) : std::string{trimmed};
-    unit_ptr u{ut_parse(unit_system(), text.c_str(), UT_ASCII)};
+    ut_system* const system = unit_system();
     auto& s = systems();
-    if (!u && ut_get_status() == UT_UNKNOWN && s.current == s.subset.get()) {
+    const bool in_subset = system == s.subset.get();
+    unit_ptr u{in_subset && names_common_unit(s, text) ? nullptr : ut_parse(system, text.c_str(), UT_ASCII)};
+    if (!u && in_subset && (names_common_unit(s, text) || ut_get_status() == UT_UNKNOWN)) {
         s.full = read_full_database();
         s.current = s.full.get();
         throw whole_database_loaded{};

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -68,6 +69,28 @@ TEST(UnitDatabase, AnUnknownUnitLoadsTheWholeDatabaseInsideOneCall) {
     EXPECT_EQ(loaded_unit_database(), unit_database::full);
     EXPECT_FALSE(has_dimension("fortnight", dims::length));
     EXPECT_TRUE(has_dimension("fortnight", dims::time));
+}
+
+// Seven symbols of udunits2-common.xml that the subset alone would read as a prefixed unit of its own: "ft" as
+// femtotonne, "yd" as yoctoday, "pt" as picotonne, "at", "kt", "nt" as atto-, kilo-, nanotonne, "ph" as picohour.
+// Each, met first in a fresh process (a child per symbol), means what the whole database says: the foot, the yard,
+// the pint of 4.731765e-4 m^3 (as UDUNITS-2 rounds the US liquid pint), the technical atmosphere, the knot, the nit, the phot.
+TEST(UnitDatabase, CommonSymbolsThatLookLikePrefixedSubsetUnitsMeanWhatTheWholeDatabaseSays) {
+    if (loaded_unit_database() != unit_database::none || std::getenv("UDUNITS2_XML_PATH") != nullptr) {
+        GTEST_SKIP() << "needs a fresh process without UDUNITS2_XML_PATH (ctest runs each test alone)";
+    }
+    const auto in_child = [](auto check) {
+        EXPECT_EXIT(std::exit(check() ? 0 : 1), ::testing::ExitedWithCode(0), "");
+    };
+    in_child([] { return std::abs(to_canonical("1 ft", dims::length) / 304800 - 1) < 1e-15; });
+    in_child([] { return std::abs(to_canonical("1 yd", dims::length) / 914400 - 1) < 1e-15; });
+    in_child([] { return std::abs(to_canonical("1 pt", dims::volume) / 4.731765e14 - 1) < 1e-15; });
+    // A speed has the dimension of a permeability (length per time), not of a mass; pressure, luminance and
+    // illuminance are none of cadyn's dimensions (not a mass, not a time).
+    in_child([] { return dimension_of("kt") == &dims::permeability; });
+    for (const char* symbol: {"at", "nt", "ph"}) {
+        in_child([symbol] { return dimension_of(symbol) == nullptr && loaded_unit_database() == unit_database::full; });
+    }
 }
 
 TEST(UnitDatabase, UdunitsXmlPathReadsTheNamedDatabaseWhole) {
