@@ -598,9 +598,10 @@ void system::impl::setup_diffusion() {
             face_runs.push_back({face_a[k], face_b[k] - face_a[k], 1, k, true});
         }
     }
-    // Runs of fewer than 16 faces on average (a 3-D grid lists each voxel's x, y and z faces in turn): the face
-    // arrays.
-    if (face_runs.size() * 16 > face_a.size()) {
+    // Runs of fewer than 16 faces on average (a 3-D grid lists each voxel's x, y and z faces in turn), or a face
+    // from a voxel to one before it (no grid builds one; a run's offset is unsigned): the face arrays.
+    const bool forward = std::equal(face_a.begin(), face_a.end(), face_b.begin(), std::less<>());
+    if (!forward || face_runs.size() * 16 > face_a.size()) {
         face_runs.clear();
     }
     for (const auto& name: model.geometry.clamped_faces) {
