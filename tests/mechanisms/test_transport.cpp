@@ -157,6 +157,28 @@ TEST(ncx, luo_rudy_equation_over_five_instances) {
     }
 }
 
+// The kernel reuses the exponentials of the last site when the potential and eta repeat (a membrane held at one
+// potential): sites that share one of the two but not the other, next to each other, each follow the equation.
+TEST(ncx, sites_sharing_a_potential_or_an_eta_each_follow_the_equation) {
+    mechanism_harness h("ncx", 6);
+    h.param("eta") = {0.35, 0.5, 0.5, 0.5, 0.35, 0.35};
+    h.potential = {-70.0, -70.0, -70.0, 30.0, 30.0, -70.0};
+    h.conc("ca", side::inner).assign(6, 0.1);
+    h.conc("ca", side::outer).assign(6, 1500.0);
+    h.conc("na", side::inner).assign(6, 10000.0);
+    h.conc("na", side::outer).assign(6, 145000.0);
+    h.rates();
+    std::vector<double> expected(6);
+    for (std::size_t i = 0; i < 6; ++i) {
+        expected[i] = luo_rudy_ca_in(h.param("vmax")[i], h.size[i], h.param("km_na")[i], h.param("km_ca")[i],
+                                     h.param("k_sat")[i], h.param("eta")[i], h.potential[i], h.temperature,
+                                     h.conc(0)[i], h.conc(1)[i], h.conc(2)[i], h.conc(3)[i]);
+    }
+    EXPECT_TRUE(all_near(h.out(0), expected, 1e-12));
+    EXPECT_NE(h.out(0)[0], h.out(0)[1]);  // same potential, another eta
+    EXPECT_NE(h.out(0)[3], h.out(0)[4]);  // same potential (+30 mV), another eta
+}
+
 TEST(ncx, stoichiometry_three_na_per_ca_and_current) {
     mechanism_harness h("ncx", 4);
     h.size = {1257.0, 10.0, 3.5, 500.0};
