@@ -250,9 +250,9 @@ cadyn::system& cached_system(const std::string& geometry) {
 //           rates(): Ca, bound, dbound, out                      32
 //           scatter (out, ydot read+write)                       24
 //   per diffuser: y, ydot read+write: 24; on a cable (one run of faces of one weight, voxels of one volume) nothing
-//   more; on a box (the face arrays) the faces (a, b, weight) 24 * faces per voxel and 1/volume 8.
+//   more; on a box (the face arrays) the faces (a, b as 32-bit indices, weight) 16 * faces per voxel and 1/volume 8.
 double rhs_bytes_per_voxel(double fields, double diffusers, double faces_per_voxel, bool face_runs) {
-    return 8.0 * fields + (32.0 + 24.0) + diffusers * (24.0 + (face_runs ? 0.0 : 24.0 * faces_per_voxel + 8.0));
+    return 8.0 * fields + (32.0 + 24.0) + diffusers * (24.0 + (face_runs ? 0.0 : 16.0 * faces_per_voxel + 8.0));
 }
 
 void run_rhs(benchmark::State& state, const std::string& geometry, bool face_runs) {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -191,8 +192,10 @@ struct system::impl {
         bool same_w = true;
     };
     std::vector<face_run> face_runs;
-    std::vector<std::size_t> face_a;   // internal faces, structure of arrays
-    std::vector<std::size_t> face_b;
+    // Internal faces, structure of arrays; 32-bit voxel indices (half the bytes of the face loop's index streams:
+    // a box's faces are read through them on every rhs call; no grid that fits in memory has 2^32 voxels).
+    std::vector<std::uint32_t> face_a;
+    std::vector<std::uint32_t> face_b;
     std::vector<double> face_w;        // area / distance [um]
     std::vector<std::size_t> clamped_voxel;  // clamped boundary faces
     std::vector<double> clamped_w;
@@ -580,12 +583,15 @@ void system::impl::setup_diffusion() {
     if (!mesh) {
         return;
     }
+    if (mesh->size() > std::numeric_limits<std::uint32_t>::max()) {
+        throw error(fmt::format("a grid of {} voxels is more than cadyn can index (2^32 - 1)", mesh->size()));
+    }
     face_a.reserve(mesh->faces.size());
     face_b.reserve(mesh->faces.size());
     face_w.reserve(mesh->faces.size());
     for (const auto& f: mesh->faces) {
-        face_a.push_back(f.a);
-        face_b.push_back(f.b);
+        face_a.push_back(static_cast<std::uint32_t>(f.a));
+        face_b.push_back(static_cast<std::uint32_t>(f.b));
         face_w.push_back(f.area / f.distance);
     }
     for (std::size_t k = 0; k < face_a.size(); ++k) {
@@ -595,7 +601,7 @@ void system::impl::setup_diffusion() {
             ++last->length;
         }
         else {
-            face_runs.push_back({face_a[k], face_b[k] - face_a[k], 1, k, true});
+            face_runs.push_back({face_a[k], std::size_t{face_b[k]} - face_a[k], 1, k, true});
         }
     }
     // Runs of fewer than 16 faces on average (a 3-D grid lists each voxel's x, y and z faces in turn), or a face
