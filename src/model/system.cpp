@@ -1508,7 +1508,7 @@ void system::impl::update_symbols(double t, const double* y) {
 bool system::impl::chunk_parameters(bound_mechanism& b) {
     for (std::size_t j = 0; j < b.param_ptr.size(); ++j) {
         const double value = b.params[j * b.n];
-        if (b.params[j * b.n + b.n - 1] != value && !(std::isnan(value) && std::isnan(b.params[j * b.n + b.n - 1]))) {
+        if (std::memcmp(&b.params[j * b.n + b.n - 1], &value, sizeof value) != 0) {
             return false;
         }
         double* copy = b.chunk_params.data() + j * rhs_chunk;

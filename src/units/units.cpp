@@ -305,8 +305,9 @@ unit_ptr try_parse(std::string_view unit) {
     ut_system* const system = unit_system();
     auto& s = systems();
     const bool in_subset = system == s.subset.get();
-    unit_ptr u{in_subset && names_common_unit(s, text) ? nullptr : ut_parse(system, text.c_str(), UT_ASCII)};
-    if (!u && in_subset && (names_common_unit(s, text) || ut_get_status() == UT_UNKNOWN)) {
+    const bool common = in_subset && names_common_unit(s, text);
+    unit_ptr u{common ? nullptr : ut_parse(system, text.c_str(), UT_ASCII)};
+    if (!u && in_subset && (common || ut_get_status() == UT_UNKNOWN)) {
         s.full = read_full_database();
         s.current = s.full.get();
         throw whole_database_loaded{};
