@@ -28,6 +28,11 @@ add_library(cadyn_udunits2 INTERFACE)
 target_include_directories(cadyn_udunits2 INTERFACE ${UDUNITS2_INCLUDE_DIR})
 target_link_libraries(cadyn_udunits2 INTERFACE ${UDUNITS2_LIBRARY})
 
+# Random123 (header-only): counter-based random numbers for the stochastic engine (src/solvers/random_stream.hpp).
+find_path(RANDOM123_INCLUDE_DIR Random123/philox.h REQUIRED)
+add_library(cadyn_random123 INTERFACE)
+target_include_directories(cadyn_random123 SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR})
+
 # What src/ links, shared: every program but the command-line one (below).
 add_library(cadyn_deps_shared INTERFACE)
 target_link_libraries(cadyn_deps_shared INTERFACE

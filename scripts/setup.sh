@@ -11,6 +11,8 @@ packages=(
     libsundials-dev libsuitesparse-dev
     libtomlplusplus-dev libcli11-dev libfmt-dev libudunits2-dev libmuparser-dev
     libgtest-dev libgmock-dev
+    # Random123: reproducible counter-based random numbers for the stochastic channels (src/solvers/random_stream.hpp)
+    librandom123-dev
     python3 python3-matplotlib python3-numpy
     # the Python package (python/): pybind11 and the headers of Debian's /usr/bin/python3
     pybind11-dev python3-dev

@@ -53,6 +53,12 @@ void print_mechanism(const mechanism_info& info) {
             fmt::print("    {:<14} [{}]  {}\n", s.name, s.dim->canonical, s.meaning);
         }
     }
+    if (!info.transitions.empty()) {
+        fmt::print("  stochastic transitions (one channel each; docs/stochastic.md):\n");
+        for (const auto& t: info.transitions) {
+            fmt::print("    {} -> {}  {}\n", info.states[t.from].name, info.states[t.to].name, t.meaning);
+        }
+    }
     fmt::print("\n");
 }
 
@@ -78,6 +84,13 @@ void print_markdown() {
             fmt::print("\n| state | unit | meaning |\n|---|---|---|\n");
             for (const auto& s: info.states) {
                 fmt::print("| `{}` | {} | {} |\n", s.name, s.dim->canonical, s.meaning);
+            }
+        }
+        if (!info.transitions.empty()) {
+            fmt::print("\nStochastic transitions, one channel each (the hybrid engine, see stochastic.md):\n\n"
+                       "| from | to | meaning |\n|---|---|---|\n");
+            for (const auto& t: info.transitions) {
+                fmt::print("| `{}` | `{}` | {} |\n", info.states[t.from].name, info.states[t.to].name, t.meaning);
             }
         }
         fmt::print("\nSource: {}\n", info.citation);

@@ -38,6 +38,7 @@ struct run_arguments {
     std::string out = "cadyn-out";
     std::string start;
     std::string resume;
+    std::optional<long long> seed;
     bool no_plot = false;
     bool allow_negative = false;
 };
@@ -255,6 +256,12 @@ int run(const run_arguments& args) {
             source.empty() ? "" : shell_quote(source), shell_quote(out_dir.string())));
     }
     model_spec spec = source.empty() ? default_model() : parse_model(source_text, source);
+    if (args.seed) {
+        if (*args.seed < 0) {
+            throw error(fmt::format("--seed {}: expected a whole number >= 0", *args.seed));
+        }
+        spec.run.seed = static_cast<std::uint64_t>(*args.seed);
+    }
     simulation_options options;
     if (resuming) {
         options.resume = saved->state;
@@ -363,6 +370,10 @@ int run(const run_arguments& args) {
                      source.empty() ? "built-in default" : source));
     line(fmt::format("simulated:   {:.6g} ms in {:.3f} s wall ({} states, {} steps, {} rhs evaluations)",
                      result.t_end, wall, sys.size(), result.stats.steps, result.stats.rhs_evaluations));
+    if (sys.stochastic_instances() > 0) {
+        line(fmt::format("stochastic:  {} channel transitions in {} cluster{} (seed {})", result.stats.stochastic_events,
+                         sys.stochastic_instances(), sys.stochastic_instances() == 1 ? "" : "s", spec.run.seed));
+    }
     if (resuming) {
         line(fmt::format("resumed:     from the checkpoint at t = {:.6g} ms (the wall time is this part's)",
                          saved->state.t));
@@ -479,6 +490,8 @@ void add_run(CLI::App& app, int& status) {
     cmd->add_option("--out", args.out, "Output folder (created if needed)")->capture_default_str();
     cmd->add_option("--start", args.start, "Start from 'initial' concentrations or the 'steady_state'")
         ->check(CLI::IsMember({"initial", "steady_state"}));
+    cmd->add_option("--seed", args.seed,
+                    "Seed of the stochastic channels' random numbers (default: the model's run.seed, else 1)");
     cmd->add_flag("--no-plot", args.no_plot, "Do not draw plot.png");
     cmd->add_flag("--allow-negative", args.allow_negative,
                   "Let concentrations go below -100 x run.atol instead of stopping with an error");

@@ -58,6 +58,16 @@ struct state_info {
     double carried = 0;             // how many of `carries` one unit of state holds
 };
 
+// A stochastic transition of a mechanism whose states count channels (the hybrid stochastic engine,
+// docs/stochastic.md): one channel of an instance moves from state `from` to state `to` (indices into states).
+// Such a mechanism declares, as its last state, a "clock": the engine sets its derivative to the instance's total
+// propensity and fires a transition when it reaches an exponentially distributed threshold.
+struct transition_info {
+    std::size_t from;
+    std::size_t to;
+    std::string_view meaning;       // "an h gate opens (Ca leaves the inactivating site)"
+};
+
 // How a membrane mechanism is powered; the thermodynamic audit (cadyn/audit.hpp) holds each to the second law.
 enum class energy_source {
     passive,   // moves each species down its own electrochemical gradient (leaks, channels)
@@ -96,6 +106,8 @@ struct mechanism_info {
     std::size_t atp_output = 0;
     bool is_stimulus = false;       // imposed from outside; switched off when the resting state is computed
     std::vector<observable_decl> observables = {};
+    // Stochastic transitions between count states (empty: a deterministic mechanism).
+    std::vector<transition_info> transitions = {};
 
     // Index of a parameter by name, or -1.
     int parameter_index(std::string_view name) const;
@@ -130,6 +142,10 @@ public:
 
     // Write out[k][i] for every declared observable k. Needs only p.param, p.conc, p.state, p.size, p.potential.
     virtual void observe(const mechanism_pack& p, double* const* out) const;
+
+    // Stochastic mechanisms: write a[j][i], the propensity [1/ms] of transition j in instance i (the rate at which
+    // one of its channels makes that move). Reads the same inputs as rates(); must not allocate.
+    virtual void propensities(const mechanism_pack& p, double* const* a) const;
 
     // Append the times in (0, t_end] at which rates jump (pulse edges), so the solver can stop there.
     virtual void breakpoints(const double* const* param, std::size_t n, double t_end,

@@ -16,6 +16,7 @@
 //  - reaction / rule: user kinetics written as math expressions (docs/expressions.md).
 
 #include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -228,6 +229,7 @@ struct run_spec {
     jacobian_method jacobian = jacobian_method::coloured;
     linear_solver linear = linear_solver::automatic;
     start_from start = start_from::initial;
+    std::uint64_t seed = 1;     // of the random numbers of stochastic mechanisms (docs/stochastic.md)
     std::string report_compartment;  // compartment whose Ca the summary reports; empty: "cyt", else first free one
     std::string report_species = "ca";
     source_location where;

@@ -120,6 +120,7 @@ struct solver_statistics {
     long error_test_failures = 0;
     long nonlinear_failures = 0;
     long restarts = 0;  // at stimulus discontinuities
+    long stochastic_events = 0;  // transitions fired by stochastic mechanisms (docs/stochastic.md)
 };
 
 // Where a run stands between two output steps: everything needed to continue it as if it had not stopped.

@@ -148,6 +148,15 @@ public:
     // Absolute tolerance for each state (the model's atol scaled to each state's unit).
     std::vector<double> abs_tolerances() const;
 
+    // Stochastic mechanisms (mechanism_info::transitions; docs/stochastic.md). Their instances are numbered over
+    // the whole system; instance k has a clock, y[clock_index(k)], whose derivative is its total propensity.
+    // fire() moves one channel of instance k by the transition that u (uniform in [0, 1)) picks with
+    // probability a_j / sum(a) at (t, y), rounds its counts to whole numbers, sets its clock to 0 and returns
+    // the transition's index (-1 when every propensity is zero: only the clock is reset).
+    std::size_t stochastic_instances() const;
+    std::size_t clock_index(std::size_t k) const;
+    long fire(std::size_t k, double t, double* y, double u);
+
     // Spatial models. mesh(): the voxels (null for a point model). In a spatial model every non-clamped
     // compartment has one site per voxel: the concentrations of a species are grid.size() consecutive states
     // from state_index(), and observables name volume averages ("cyt.ca"), values at named points

@@ -119,7 +119,7 @@ class Model(_cadyn.Model):
         concentrations). Raises SolverError when none is found."""
         return self._steady_state()
 
-    def run(self, t_end=None, start=None, fields=None, observables=None):
+    def run(self, t_end=None, start=None, fields=None, observables=None, seed=None):
         """Simulate the model and return a :class:`Result`.
 
         t_end: the simulated time with its unit (``"5 s"``); default the model's run.t_end.
@@ -130,11 +130,13 @@ class Model(_cadyn.Model):
             in the model's recording order). Only those are computed and kept at each record: less memory for a
             long run or a sweep that needs one trace (Li & Rinzel, 10001 records of 1 of its 7 observables: 6 %
             less time; the records themselves, CVODE's interpolation to each output time, cost the most).
+        seed: the seed of the random numbers of stochastic mechanisms (ip3r_cluster; docs/stochastic.md): a
+            whole number >= 0; default the model's run.seed (1 when it gives none). Same seed, same run.
         The run releases the GIL; Ctrl-C stops it with KeyboardInterrupt.
         """
         if t_end is not None and not isinstance(t_end, str):
             t_end = repr(t_end)  # a bare number: the units module says what is missing
-        return Result(self._run(t_end=t_end, start=start, fields=fields, observables=observables))
+        return Result(self._run(t_end=t_end, start=start, fields=fields, observables=observables, seed=seed))
 
     def copy(self):
         """An independent copy of the model."""

@@ -181,7 +181,7 @@ class Result:
     @property
     def stats(self):
         """Solver statistics: states, steps, rhs_evaluations, jacobian_evaluations, error_test_failures,
-        nonlinear_failures, restarts."""
+        nonlinear_failures, restarts, stochastic_events (transitions fired by stochastic mechanisms)."""
         return self._data.stats
 
     @property

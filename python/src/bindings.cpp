@@ -693,13 +693,20 @@ void choose_fields(run_data& d, const system& sys, const py::object& fields) {
 
 std::shared_ptr<run_data> run_model(const py_model& pm, const std::optional<std::string>& t_end,
                                     const std::optional<std::string>& start, const py::object& fields,
-                                    const py::object& observables) {
+                                    const py::object& observables, const std::optional<long long>& seed) {
     simulation_options options;
     if (t_end) {
         options.t_end = to_canonical(*t_end, dims::time);  // the CLI's --t-end message, word for word
     }
     options.start = parse_start(start);
-    system sys = compile(pm.spec);
+    model_spec spec = pm.spec;
+    if (seed) {
+        if (*seed < 0) {
+            throw error(fmt::format("seed must be a whole number >= 0, got {}", *seed));
+        }
+        spec.run.seed = static_cast<std::uint64_t>(*seed);
+    }
+    system sys = compile(spec);
     const model_spec& model = sys.model();
 
     auto d = std::make_shared<run_data>();
@@ -970,7 +977,7 @@ PYBIND11_MODULE(_cadyn, m) {
              })
         .def("_steady_state", &model_steady_state)
         .def("_run", &run_model, py::arg("t_end") = py::none(), py::arg("start") = py::none(),
-             py::arg("fields") = py::none(), py::arg("observables") = py::none());
+             py::arg("fields") = py::none(), py::arg("observables") = py::none(), py::arg("seed") = py::none());
 
     py::class_<run_data, std::shared_ptr<run_data>>(m, "RunData", "The raw records of a run (see cadyn.Result).")
         .def_readonly("model_name", &run_data::model_name)
@@ -1123,6 +1130,7 @@ PYBIND11_MODULE(_cadyn, m) {
                                    e["error_test_failures"] = d.stats.error_test_failures;
                                    e["nonlinear_failures"] = d.stats.nonlinear_failures;
                                    e["restarts"] = d.stats.restarts;
+                                   e["stochastic_events"] = d.stats.stochastic_events;
                                    return e;
                                })
         .def_property_readonly("y0", [](py::object self) {

@@ -211,6 +211,20 @@ class LoadSetRun(unittest.TestCase):
             m.run(t_end="10 ms", observables=[])
 
 
+    def test_seed_of_stochastic_channels(self):
+        # models/ip3r_puffs.toml: a cluster of 20 stochastic IP3Rs (docs/stochastic.md). The same seed gives the same
+        # run, another seed another one; a negative seed is refused.
+        m = cadyn.load(os.path.join(MODELS, "ip3r_puffs.toml"))
+        a = m.run(t_end="30 s", seed=3, observables=["cyt.ca", "cluster.n3"])
+        b = m.run(t_end="30 s", seed=3, observables=["cyt.ca", "cluster.n3"])
+        c = m.run(t_end="30 s", seed=4, observables=["cyt.ca", "cluster.n3"])
+        np.testing.assert_array_equal(a["cyt.ca"], b["cyt.ca"])
+        self.assertFalse(np.array_equal(a["cluster.n3"], c["cluster.n3"]))
+        self.assertTrue(np.all(a["cluster.n3"] == np.round(a["cluster.n3"])))
+        self.assertGreater(a.stats["stochastic_events"], 10)
+        with self.assertRaises(cadyn.Error):
+            m.run(t_end="1 s", seed=-1)
+
     def test_ctrl_c_stops_a_run(self):
         # SIGINT during a run (Ctrl-C in a notebook): the engine looks for it at output steps, at most every 20 ms
         # of wall time, stops and raises KeyboardInterrupt. Li & Rinzel over 1e7 s would take about a minute.

@@ -123,9 +123,9 @@ void write_checkpoint(const std::filesystem::path& path, const checkpoint& c) {
     else {
         text += "rest none\n";
     }
-    text += fmt::format("stats {} {} {} {} {} {}\n", s.stats.steps, s.stats.rhs_evaluations,
+    text += fmt::format("stats {} {} {} {} {} {} {}\n", s.stats.steps, s.stats.rhs_evaluations,
                         s.stats.jacobian_evaluations, s.stats.error_test_failures, s.stats.nonlinear_failures,
-                        s.stats.restarts);
+                        s.stats.restarts, s.stats.stochastic_events);
     text += "end\n";
     write_atomically(path, text);
 }
@@ -197,6 +197,10 @@ checkpoint read_checkpoint(const std::filesystem::path& path) {
         if (!(words >> st.steps >> st.rhs_evaluations >> st.jacobian_evaluations >> st.error_test_failures >>
               st.nonlinear_failures >> st.restarts)) {
             r.fail(number, "'stats' needs six counts");
+        }
+        // A seventh, the stochastic events, since stochastic mechanisms came (older checkpoints have six).
+        if (!(words >> st.stochastic_events)) {
+            st.stochastic_events = 0;
         }
     }
     if (!(s.t >= 0 && s.t < s.t_end) || s.records == 0 || s.next_record == 0) {

@@ -1106,7 +1106,8 @@ void reader::read_run(const toml::table& root) {
     auto& r = m_.run;
     r.where = where(*t);
     check_keys(*t, "run.",
-               {"t_end", "rtol", "atol", "max_step", "max_steps", "start", "report", "jacobian", "linear_solver"});
+               {"t_end", "rtol", "atol", "max_step", "max_steps", "start", "report", "jacobian", "linear_solver",
+                "seed"});
     r.t_end = get_quantity(*t, "t_end", "run.", dims::time, false).value_or(r.t_end);
     r.rtol = get_quantity(*t, "rtol", "run.", dims::dimensionless, false).value_or(r.rtol);
     r.atol = get_quantity(*t, "atol", "run.", dims::concentration, false).value_or(r.atol);
@@ -1118,6 +1119,16 @@ void reader::read_run(const toml::table& root) {
         }
         else {
             report(*steps, "run.max_steps", "expected a positive whole number of solver steps (e.g. 1000000)");
+        }
+    }
+    if (const auto* seed = t->get("seed")) {
+        const auto* i = seed->as_integer();
+        if (i != nullptr && i->get() >= 0) {
+            r.seed = static_cast<std::uint64_t>(i->get());
+        }
+        else {
+            report(*seed, "run.seed", "expected a whole number >= 0 (the seed of the stochastic channels' random "
+                                      "numbers, e.g. 42)");
         }
     }
     if (const auto start = get_string(*t, "start", "run.", false)) {

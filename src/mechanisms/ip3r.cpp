@@ -262,19 +262,10 @@ public:
                 "permeability is converted with the ER's V/A and is v1 itself.",
             .citation = "Li & Rinzel (1994) J Theor Biol 166:461-473 (reduction and parameters v1, d1, d2, d3, d5, "
                         "a2); De Young & Keizer (1992) PNAS 89:9895-9899",
-            .parameters =
-                {
-                    {"permeability", &dims::permeability, "6e-4 um/ms", 0, inf,
-                     "channel permeability P per ER membrane area when all channels are open (default: v1 = "
-                     "6 s^-1 for an ER with V/A = 0.1 um; a rate, 1/s, is taken per ER volume)"},
-                    {"d1", &dims::concentration, "0.13 uM", 1e-12, inf, "IP3 dissociation constant"},
-                    {"d2", &dims::concentration, "1.049 uM", 0, inf, "inactivating-site Ca dissociation constant"},
-                    {"d3", &dims::concentration, "0.9434 uM", 1e-12, inf,
-                     "IP3 dissociation constant with the inactivating site occupied"},
-                    {"d5", &dims::concentration, "0.08234 uM", 1e-12, inf, "activating-site Ca dissociation constant"},
-                    {"a2", &dims::second_order_rate, "0.2 uM^-1 s^-1", 0, inf,
-                     "Ca binding rate at the inactivating site (sets the time scale of h)"},
-                },
+            .parameters = li_rinzel_parameters(
+                "channel permeability P per ER membrane area when all channels are open (default: v1 = 6 s^-1 for "
+                "an ER with V/A = 0.1 um; a rate, 1/s, is taken per ER volume)",
+                "Ca binding rate at the inactivating site (sets the time scale of h)"),
             .reads = {{"ca", side::inner}, {"ca", side::outer}, {"ip3", side::outer}},
             .outputs = {"ca"},
             .states = {{"h", &dims::dimensionless, "fraction of subunits not inactivated by Ca", "", 0}},
@@ -318,6 +309,18 @@ public:
 };
 
 } // namespace
+
+std::vector<field_info> li_rinzel_parameters(std::string_view permeability_meaning, std::string_view a2_meaning) {
+    return {
+        {"permeability", &dims::permeability, "6e-4 um/ms", 0, inf, permeability_meaning},
+        {"d1", &dims::concentration, "0.13 uM", 1e-12, inf, "IP3 dissociation constant"},
+        {"d2", &dims::concentration, "1.049 uM", 0, inf, "inactivating-site Ca dissociation constant"},
+        {"d3", &dims::concentration, "0.9434 uM", 1e-12, inf,
+         "IP3 dissociation constant with the inactivating site occupied"},
+        {"d5", &dims::concentration, "0.08234 uM", 1e-12, inf, "activating-site Ca dissociation constant"},
+        {"a2", &dims::second_order_rate, "0.2 uM^-1 s^-1", 0, inf, a2_meaning},
+    };
+}
 
 const mechanism& ip3r_dyk() {
     static const ip3r_dyk_mechanism m;

@@ -1,6 +1,9 @@
 #pragma once
 // One function per mechanism file returns its singleton; registry.cpp lists them in catalogue order.
 
+#include <string_view>
+#include <vector>
+
 #include <cadyn/mechanism.hpp>
 
 namespace cadyn::mechanisms {
@@ -18,6 +21,11 @@ const mechanism& ryr();
 const mechanism& ip3r_dyk();
 const mechanism& ip3r_li_rinzel();
 const mechanism& ip3r_neymotin();
+const mechanism& ip3r_cluster();
+
+// The parameter table of the Li-Rinzel IP3 receptor (permeability, d1, d2, d3, d5, a2; ip3r.cpp), shared by
+// ip3r_li_rinzel and its stochastic form ip3r_cluster, which word two meanings differently.
+std::vector<field_info> li_rinzel_parameters(std::string_view permeability_meaning, std::string_view a2_meaning);
 const mechanism& mcu();
 const mechanism& nclx();
 const mechanism& soce();

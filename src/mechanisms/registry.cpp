@@ -24,6 +24,7 @@ const std::vector<const mechanism*>& all_mechanisms() {
         &mechanisms::ip3r_dyk(),
         &mechanisms::ip3r_li_rinzel(),
         &mechanisms::ip3r_neymotin(),
+        &mechanisms::ip3r_cluster(),
         &mechanisms::mcu(),
         &mechanisms::nclx(),
         &mechanisms::soce(),
@@ -67,6 +68,10 @@ int mechanism_info::parameter_index(std::string_view key) const {
 void mechanism::init(const mechanism_pack&, double* const*) const {}
 
 void mechanism::observe(const mechanism_pack&, double* const*) const {}
+
+void mechanism::propensities(const mechanism_pack&, double* const*) const {
+    throw internal_error("propensities() called on a mechanism without stochastic transitions");
+}
 
 void mechanism::breakpoints(const double* const*, std::size_t, double, std::vector<double>&) const {}
 

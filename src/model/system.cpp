@@ -105,6 +105,17 @@ struct bound_mechanism {
     std::vector<double*> obs_ptr;
     std::vector<double> obs_reference;          // values at the start of the run (for relative observables)
     std::vector<std::size_t> voxel;             // per instance: its voxel (spatial sites only)
+    // Stochastic mechanisms (info->transitions not empty): propensities [transition * n + i] [1/ms] and, for one
+    // instance at a time (system::fire), its inputs gathered into scalars.
+    std::vector<double> prop;
+    std::vector<double*> prop_ptr;
+    std::size_t first_stochastic = 0;           // index of instance 0 among the system's stochastic instances
+    std::vector<const double*> one_param;
+    std::vector<double> one_conc;
+    std::vector<const double*> one_conc_ptr;
+    std::vector<const double*> one_state;
+    std::vector<double> one_prop;
+    std::vector<double*> one_prop_ptr;
 };
 
 // The potential of one membrane over its sites [mV], updated every rhs call when it varies in time.
@@ -238,6 +249,7 @@ struct system::impl {
     std::vector<double> sink;
     std::vector<double> scratch_ydot;
     std::vector<double> scratch_flux;
+    std::size_t stochastic_instances = 0;  // instances of mechanisms with stochastic transitions, over all of them
     // Budget channels resolved into contributions that each depend on one site's states (see
     // system::flux_site_channels); site_out receives them during an evaluation that asks for them.
     std::vector<std::size_t> site_channel;
@@ -565,6 +577,28 @@ void system::impl::bind_mechanisms() {
         }
         b.state_ptr.resize(info.states.size());
         b.dstate_ptr.resize(info.states.size());
+        if (!info.transitions.empty()) {
+            if (info.states.empty() || info.states.back().name != "clock") {
+                throw internal_error(fmt::format("mechanism '{}' has stochastic transitions but no clock state",
+                                                 info.name));
+            }
+            b.prop.resize(info.transitions.size() * b.n);
+            for (std::size_t j = 0; j < info.transitions.size(); ++j) {
+                b.prop_ptr.push_back(b.prop.data() + j * b.n);
+            }
+            b.first_stochastic = stochastic_instances;
+            stochastic_instances += b.n;
+            b.one_param.resize(info.parameters.size());
+            b.one_conc.resize(info.reads.size());
+            for (std::size_t j = 0; j < info.reads.size(); ++j) {
+                b.one_conc_ptr.push_back(&b.one_conc[j]);
+            }
+            b.one_state.resize(info.states.size());
+            b.one_prop.resize(info.transitions.size());
+            for (std::size_t j = 0; j < info.transitions.size(); ++j) {
+                b.one_prop_ptr.push_back(&b.one_prop[j]);
+            }
+        }
         if (b.n > rhs_chunk) {
             b.chunk_params.resize(info.parameters.size() * rhs_chunk);
             for (std::size_t j = 0; j < info.parameters.size(); ++j) {
@@ -1017,6 +1051,9 @@ void system::impl::choose_observables() {
     // Mechanism states (averaged over their instances, weighted by size) and parameter states, in state order.
     for (std::size_t k = 0; k < mechanisms.size(); ++k) {
         for (std::size_t s = 0; s < mechanisms[k].info->states.size(); ++s) {
+            if (!mechanisms[k].prop.empty() && s + 1 == mechanisms[k].info->states.size()) {
+                continue;  // a stochastic mechanism's clock: the engine's, not the cell's
+            }
             all.push_back({mechanisms[k].name + "." + std::string(mechanisms[k].info->states[s].name), ""});
             refs.push_back({observable_kind::mechanism_state, k, s});
         }
@@ -1560,6 +1597,18 @@ void system::impl::evaluate(double t, const double* y, double* ydot, double* flu
                 b.impl->rates(q);
             }
         }
+        if (!b.prop.empty()) {
+            // The clock of each instance runs at its total propensity (the hybrid stochastic engine fires a
+            // transition when it reaches its threshold).
+            b.impl->propensities(p, b.prop_ptr.data());
+            double* clock = b.dstate_ptr.back();
+            std::fill(clock, clock + b.n, 0.0);
+            for (const double* a: b.prop_ptr) {
+                for (std::size_t i = 0; i < b.n; ++i) {
+                    clock[i] += a[i];
+                }
+            }
+        }
 
         const bool membrane = info.kind == mechanism_kind::membrane;
         for (std::size_t k = 0; k < info.outputs.size(); ++k) {
@@ -2066,6 +2115,87 @@ std::vector<std::size_t> system::state_voxels() const {
 
 const grid* system::mesh() const { return impl_->mesh ? &*impl_->mesh : nullptr; }
 const std::vector<observable_info>& system::fields() const { return impl_->field_list; }
+std::size_t system::stochastic_instances() const { return impl_->stochastic_instances; }
+
+std::size_t system::clock_index(std::size_t k) const {
+    for (const auto& b: impl_->mechanisms) {
+        if (!b.prop.empty() && k >= b.first_stochastic && k < b.first_stochastic + b.n) {
+            return b.state_offset + (b.info->states.size() - 1) * b.n + (k - b.first_stochastic);
+        }
+    }
+    throw internal_error(fmt::format("clock_index: no stochastic instance {}", k));
+}
+
+long system::fire(std::size_t k, double t, double* y, double u) {
+    auto& d = *impl_;
+    for (auto& b: d.mechanisms) {
+        if (b.prop.empty() || k < b.first_stochastic || k >= b.first_stochastic + b.n) {
+            continue;
+        }
+        const std::size_t i = k - b.first_stochastic;
+        const auto& info = *b.info;
+        // Instance i's inputs at (t, y), as a pack of one instance.
+        d.point_at(y, d.scratch_ydot.data());
+        d.update_symbols(t, y);
+        d.update_membranes();
+        for (std::size_t r = 0; r < b.reads.size(); ++r) {
+            const auto& map = b.reads[r];
+            b.one_conc[r] = d.cur[map.field][map.identity ? i : map.site[i]];
+        }
+        for (std::size_t j = 0; j < b.param_ptr.size(); ++j) {
+            b.one_param[j] = b.param_ptr[j] + i;
+        }
+        for (std::size_t s = 0; s < info.states.size(); ++s) {
+            b.one_state[s] = y + b.state_offset + s * b.n + i;
+        }
+        mechanism_pack p;
+        p.n = 1;
+        p.t = t;
+        p.temperature = d.model.temperature;
+        p.param = b.one_param.data();
+        p.conc = b.one_conc_ptr.data();
+        p.state = b.one_state.data();
+        p.size = b.size.data() + i;
+        p.potential = (b.membrane == no_membrane ? d.zero_potential.data() : d.membranes[b.membrane].potential.data()) + i;
+        b.impl->propensities(p, b.one_prop_ptr.data());
+        double total = 0;
+        for (const double a: b.one_prop) {
+            total += std::max(a, 0.0);
+        }
+        long chosen = -1;
+        if (total > 0) {
+            // The transition whose share of the total propensity contains u.
+            const double target = u * total;
+            double sum = 0;
+            for (std::size_t j = 0; j < b.one_prop.size(); ++j) {
+                if (b.one_prop[j] <= 0) {
+                    continue;
+                }
+                chosen = static_cast<long>(j);
+                sum += b.one_prop[j];
+                if (target < sum) {
+                    break;
+                }
+            }
+        }
+        if (chosen >= 0) {
+            const auto& tr = info.transitions[static_cast<std::size_t>(chosen)];
+            y[b.state_offset + tr.from * b.n + i] -= 1;
+            y[b.state_offset + tr.to * b.n + i] += 1;
+            // Counts stay whole numbers (the integrator may have added round-off to them).
+            for (const auto& other: info.transitions) {
+                for (const auto s: {other.from, other.to}) {
+                    double& v = y[b.state_offset + s * b.n + i];
+                    v = std::max(std::round(v), 0.0);
+                }
+            }
+        }
+        y[b.state_offset + (info.states.size() - 1) * b.n + i] = 0;  // the clock starts again
+        return chosen;
+    }
+    throw internal_error(fmt::format("fire: no stochastic instance {}", k));
+}
+
 std::size_t system::field_offset(std::size_t k) const { return impl_->field_offsets.at(k); }
 
 std::vector<double> system::abs_tolerances() const { return std::vector<double>(impl_->n_states, impl_->model.run.atol); }

@@ -13,6 +13,7 @@
 #include <cadyn/simulate.hpp>
 
 #include "solvers/block_tridiagonal.hpp"
+#include "solvers/random_stream.hpp"
 #include "solvers/sundials.hpp"
 
 namespace cadyn {
@@ -315,7 +316,23 @@ struct rhs_data {
     // Error weights 1/(rtol |y_i| + atol_i), computed in one pass (error_weights) instead of CVODE's four.
     double rtol = 0;
     const double* atol = nullptr;
+    // Hybrid stochastic engine: the y index of each stochastic instance's clock and the threshold it fires at.
+    const std::vector<std::size_t>* clocks = nullptr;
+    const std::vector<double>* thresholds = nullptr;
 };
+
+// One root per stochastic instance: its clock (the integral of its total propensity since its last transition)
+// minus its threshold, an exponentially distributed number; the root is the time of its next transition.
+int clock_roots(sunrealtype, N_Vector y, sunrealtype* g, void* user) noexcept {
+    const auto* d = static_cast<const rhs_data*>(user);
+    const double* yv = N_VGetArrayPointer(y);
+    const auto& clocks = *d->clocks;
+    const auto& thresholds = *d->thresholds;
+    for (std::size_t k = 0; k < clocks.size(); ++k) {
+        g[k] = yv[clocks[k]] - thresholds[k];
+    }
+    return 0;
+}
 
 // CVODE's error weights (CVodeWFtolerances): the same values as CVodeSVtolerances gives, in one pass over y.
 int error_weights(N_Vector y, N_Vector ewt, void* user) noexcept {
@@ -588,8 +605,30 @@ public:
         if (flag < 0) {
             throw solver_error(diagnose(flag, reached));
         }
+        rooted_ = flag == CV_ROOT_RETURN;
         return reached;
     }
+
+    // Stop where a stochastic instance's clock reaches its threshold (advance() returns there; rooted() is then
+    // true and fired() says which). Both vectors must outlive the integrator.
+    void watch_clocks(const std::vector<std::size_t>& clocks, const std::vector<double>& thresholds) {
+        data_.clocks = &clocks;
+        data_.thresholds = &thresholds;
+        void* m = mem_.get();
+        const int n = static_cast<int>(clocks.size());
+        check_cvode(CVodeRootInit(m, n, clock_roots), "CVodeRootInit");
+        std::vector<int> rising(clocks.size(), 1);  // clocks only grow
+        check_cvode(CVodeSetRootDirection(m, rising.data()), "CVodeSetRootDirection");
+        check_cvode(CVodeSetNoInactiveRootWarn(m), "CVodeSetNoInactiveRootWarn");
+        roots_.assign(clocks.size(), 0);
+    }
+    bool rooted() const { return rooted_; }
+    // Flags (nonzero) of the instances whose clocks reached their thresholds at the last advance().
+    const std::vector<int>& fired() {
+        check_cvode(CVodeGetRootInfo(mem_.get(), roots_.data()), "CVodeGetRootInfo");
+        return roots_;
+    }
+    double* y_mutable() { return N_VGetArrayPointer(y_.get()); }
 
     // The model's events at time t, which may change the state (the budget is kept).
     void apply_events(double t) { data_.sys->apply_events(t, N_VGetArrayPointer(y_.get())); }
@@ -643,6 +682,8 @@ private:
     sun_context ctx_;
     rhs_data data_;
     solver_statistics counted_;  // before the last CVodeReInit
+    bool rooted_ = false;
+    std::vector<int> roots_;
     std::unique_ptr<jacobian_colouring> colouring_;
     std::unique_ptr<block_preconditioner> preconditioner_;
     sunindextype n_;
@@ -1353,6 +1394,10 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
     else {
         result.y0 = sys.initial_state();
         if (options.start.value_or(model.run.start) == start_from::steady_state) {
+            if (sys.stochastic_instances() > 0) {
+                throw error("run.start = \"steady_state\": a model with stochastic channels has no resting state (its "
+                            "channels never stop moving); start from the initial state (run.start = \"initial\")");
+            }
             result.rest = find_steady_state(sys, result.y0);
             if (!result.rest->converged) {
                 throw solver_error(fmt::format("no resting state found ({}; scaled residual {:.3g}/ms); start from "
@@ -1383,7 +1428,24 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
         next_record = resume->next_record;
         records = resume->records;
     }
-    integrator ode(sys, resume != nullptr ? resume->y : result.y0, t, true, true);
+    // Hybrid stochastic engine (docs/stochastic.md): each stochastic instance's clock integrates its total
+    // propensity along with the ODEs, and fires one transition when it reaches an Exp(1) threshold. A continued
+    // run starts every clock again with a fresh threshold (exact, since exponential waiting times have no memory),
+    // drawing from its own stream (the number of records made so far) of the run's seed.
+    std::vector<double> start_y = resume != nullptr ? resume->y : result.y0;
+    const std::size_t n_stochastic = sys.stochastic_instances();
+    std::vector<std::size_t> clocks(n_stochastic);
+    std::vector<double> thresholds(n_stochastic);
+    detail::random_stream random(model.run.seed, static_cast<std::uint32_t>(records));
+    for (std::size_t k = 0; k < n_stochastic; ++k) {
+        clocks[k] = sys.clock_index(k);
+        start_y[clocks[k]] = 0;
+        thresholds[k] = -std::log(random.uniform());
+    }
+    integrator ode(sys, start_y, t, true, true);
+    if (n_stochastic > 0) {
+        ode.watch_clocks(clocks, thresholds);
+    }
     std::vector<double> values(sys.observables().size());
     const std::vector<char> wanted = out.wanted(sys.observables());
     if (wanted.size() != values.size()) {
@@ -1414,6 +1476,17 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
         const double target = std::min(t_record, t_stop);
         t = ode.advance(target, t_stop);
         check_negative(sys, t, ode.y(), nonnegative, atol, options.negative_limit);
+        if (ode.rooted()) {
+            const auto& fired = ode.fired();
+            for (std::size_t k = 0; k < n_stochastic; ++k) {
+                if (fired[k] != 0) {
+                    sys.fire(k, t, ode.y_mutable(), random.uniform());
+                    thresholds[k] = -std::log(random.uniform());
+                    ++result.stats.stochastic_events;
+                }
+            }
+            ode.restart(t);
+        }
         // Whole records at multiples of the interval, and always the final time.
         const bool at_record = std::abs(t - t_record) <= 1e-12 * std::max(1.0, t_record);
         if (at_record) {

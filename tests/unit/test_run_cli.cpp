@@ -67,6 +67,28 @@ TEST(cli_run, t_end_override_and_initial_start) {
     fs::remove_all(dir);
 }
 
+TEST(cli_run, seed_option_repeats_a_stochastic_run_and_the_summary_counts_its_transitions) {
+    const auto model = (fs::path(CADYN_SOURCE_DIR) / "models" / "ip3r_puffs.toml").string();
+    const auto text = [](const fs::path& p) {
+        std::ifstream in(p);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    std::vector<std::string> traces;
+    for (const char* seed: {"5", "5", "6"}) {
+        const auto dir = fresh_dir(std::string("seed") + seed + std::to_string(traces.size()));
+        const auto r = run_command("run " + model + " --t-end '20 s' --seed " + seed + " --no-plot --out " + dir.string());
+        ASSERT_EQ(r.status, 0) << r.output;
+        EXPECT_THAT(r.output, HasSubstr(std::string("channel transitions in 1 cluster (seed ") + seed + ")"));
+        traces.push_back(text(dir / "traces.csv"));
+        fs::remove_all(dir);
+    }
+    EXPECT_EQ(traces[0], traces[1]);
+    EXPECT_NE(traces[0], traces[2]);
+    const auto bad = run_command("run " + model + " --seed -1 --no-plot --out " + fresh_dir("seedbad").string());
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_THAT(bad.output, HasSubstr("--seed -1"));
+}
+
 TEST(cli, every_subcommand_has_help) {
     for (const char* sub: {"run", "check", "mechanisms", "default-model"}) {
         const auto r = run_command(std::string(sub) + " --help");

@@ -1,0 +1,284 @@
+// The hybrid stochastic engine (docs/stochastic.md) and its first mechanism, ip3r_cluster, against results that
+// follow from the Markov chain itself:
+//  - with Ca and IP3 clamped, each h gate is an independent two-state chain with constant rates alpha and beta, so
+//    the open gates are Binomial(3N, h_inf) at stationarity, h_inf = alpha/(alpha + beta), and the channels with
+//    three open gates Binomial(N, h_inf^3);
+//  - with alpha = 0 (d2 = 0) an open gate closes at the time-varying rate beta(t) = a2 c(t); along a known c(t)
+//    it survives to t with probability exp(-a2 int_0^t c): the exact hybrid method, not a frozen rate;
+//  - a seed gives the same run again; the closed cell's Ca is conserved through every transition.
+// Tolerances are 5 standard deviations of the estimator, from the same theory (each test states its own).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include <fmt/format.h>
+
+#include <cadyn/error.hpp>
+#include <cadyn/io/model_file.hpp>
+#include <cadyn/simulate.hpp>
+#include <cadyn/system.hpp>
+
+#include "run_helpers.hpp"
+
+namespace {
+
+using cadyn::testing::compile_text;
+
+// A cluster on the membrane of an ER (185 um^3) in a cytosol (1000 um^3), as in models/li_rinzel.toml.
+// The mechanism named "cluster" is of `type` (ip3r_li_rinzel: the deterministic limit).
+std::string cluster_model(const std::string& cyt, const std::string& er, const std::string& cluster,
+                          const std::string& run, const std::string& type = "ip3r_cluster") {
+    return fmt::format(R"(
+name = "cluster"
+[[compartments]]
+name = "cyt"
+volume = "1000 um^3"
+{}
+[[compartments]]
+name = "er"
+volume = "185 um^3"
+{}
+[[membranes]]
+name = "erm"
+inner = "er"
+outer = "cyt"
+area = "1850 um^2"
+[[mechanisms]]
+name = "cluster"
+type = "{}"
+membrane = "erm"
+{}
+[run]
+{}
+)",
+                       cyt, er, type, cluster, run);
+}
+
+struct series {
+    std::vector<double> t;
+    std::vector<double> h;
+    std::vector<double> open_fraction;  // n3 / N
+};
+
+series run_cluster(cadyn::system& sys, double channels) {
+    cadyn::memory_recorder out({"cluster.h", "cluster.n3"});
+    cadyn::simulate(sys, out);
+    series s{out.times(), out.column("cluster.h"), out.column("cluster.n3")};
+    for (auto& v: s.open_fraction) {
+        v /= channels;
+    }
+    return s;
+}
+
+double mean_of(const std::vector<double>& v, std::size_t from) {
+    return std::accumulate(v.begin() + static_cast<long>(from), v.end(), 0.0) / static_cast<double>(v.size() - from);
+}
+
+TEST(stochastic, clamped_gates_are_binomial_at_stationarity) {
+    // Ca 0.2 uM and IP3 0.5 uM held. a2 = 20 uM^-1 s^-1 (100x Li-Rinzel's, to make the test fast):
+    // alpha = a2 d2 (p + d1)/(p + d3) = 20 * 1.049 * 0.63/1.4434 = 9.157 /s, beta = a2 c = 4 /s,
+    // h_inf = 0.6960, correlation time of a gate 1/(alpha + beta) = 76 ms.
+    const double channels = 20;
+    auto sys = compile_text(cluster_model(R"(clamped = true
+concentrations = { ca = "0.2 uM", ip3 = "0.5 uM" })",
+                                          R"(concentrations = { ca = "500 uM" })",
+                                          "channels = 20\na2 = \"20 uM^-1 s^-1\"\npermeability = \"0 um/ms\"",
+                                          "t_end = \"300 s\"\nseed = 11\n[record]\ninterval = \"10 ms\""));
+    const series s = run_cluster(sys, channels);
+    const double alpha = 0.02 * 1.049 * 0.63 / 1.4434;  // per ms
+    const double beta = 0.02 * 0.2;
+    const double h_inf = alpha / (alpha + beta);
+    const double tau = 1 / (alpha + beta);  // ms
+    const std::size_t from = 100;  // skip the first second (the start is the rounded expected distribution)
+    const double span = s.t.back() - s.t[from];
+    // Mean of the open-gate fraction over the run: an average of a stationary process with variance
+    // h(1-h)/(3N) and exponential autocorrelation exp(-t/tau) has variance 2 tau/T times that.
+    const double h_mean = mean_of(s.h, from);
+    const double h_sd = std::sqrt(h_inf * (1 - h_inf) / (3 * channels) * 2 * tau / span);
+    EXPECT_NEAR(h_mean, h_inf, 5 * h_sd) << "sd of the mean " << h_sd;
+    // Channels with three open gates: Binomial(N, h^3); their autocorrelation decays at least as fast as
+    // a gate's (bound: the same 2 tau / T).
+    const double p3 = h_inf * h_inf * h_inf;
+    const double open_mean = mean_of(s.open_fraction, from);
+    const double open_sd = std::sqrt(p3 * (1 - p3) / channels * 2 * tau / span);
+    EXPECT_NEAR(open_mean, p3, 5 * open_sd) << "sd of the mean " << open_sd;
+    // The spread itself: the variance of the open-gate fraction is h(1-h)/(3N) = 0.003526 (a deterministic gate
+    // would give 0). Its estimate from correlated samples has a relative sd of about sqrt(2 tau'/T) with tau'
+    // = tau/2 for the squared process: 1.6 % here; 10 % allowed.
+    double var = 0;
+    for (std::size_t i = from; i < s.h.size(); ++i) {
+        var += (s.h[i] - h_mean) * (s.h[i] - h_mean);
+    }
+    var /= static_cast<double>(s.h.size() - from - 1);
+    EXPECT_NEAR(var, h_inf * (1 - h_inf) / (3 * channels), 0.1 * h_inf * (1 - h_inf) / (3 * channels));
+}
+
+TEST(stochastic, gates_close_at_the_time_varying_rate_of_the_exact_method) {
+    // No gate opens (d2 = 0: alpha = 0) and the channels do not conduct (permeability 0); a leak of rate
+    // k = 1 /s per ER volume lets Ca into a cytosol that starts empty. Then c(t) = c_inf (1 - exp(-lambda t)),
+    // lambda = k (1 + V_er/V_cyt), c_inf = V_er c_er0 / (V_cyt + V_er), and each gate (all open at t = 0, since
+    // nothing closes them at c = 0) is still open at t with probability S(t) = exp(-a2 int_0^t c).
+    const double channels = 10000;  // 30000 gates: the open fraction's sd is at most 0.0029
+    auto sys = compile_text(cluster_model(R"(concentrations = { ca = "0 uM", ip3 = "0.5 uM" })",
+                                          R"(concentrations = { ca = "100 uM" })",
+                                          "channels = 10000\npermeability = \"0 um/ms\"\nd2 = \"0 uM\"\n"
+                                          "[[mechanisms]]\nname = \"leak\"\ntype = \"leak\"\nmembrane = \"erm\"\n"
+                                          "permeability = \"1 s^-1\"",
+                                          "t_end = \"2 s\"\nseed = 5\n[record]\ninterval = \"100 ms\""));
+    const series s = run_cluster(sys, channels);
+    const double k = 1e-3;                          // per ms, per ER volume
+    const double lambda = k * (1 + 185.0 / 1000.0);  // per ms
+    const double c_inf = 185.0 * 100 / 1185.0;       // uM
+    const double a2 = 0.2e-3;                        // per uM per ms
+    ASSERT_EQ(s.h.front(), 1.0);
+    double worst = 0;
+    for (std::size_t i = 1; i < s.t.size(); ++i) {
+        const double t = s.t[i];
+        const double integral = c_inf * (t - (1 - std::exp(-lambda * t)) / lambda);
+        const double survive = std::exp(-a2 * integral);
+        const double sd = std::sqrt(survive * (1 - survive) / (3 * channels));
+        EXPECT_NEAR(s.h[i], survive, 5 * sd + 1e-12) << "at t = " << t << " ms";
+        // Channels with three open gates: each of the three survived independently.
+        const double p3 = survive * survive * survive;
+        EXPECT_NEAR(s.open_fraction[i], p3, 5 * std::sqrt(p3 * (1 - p3) / channels) + 1e-12) << "at t = " << t;
+        worst = std::max(worst, std::abs(s.h[i] - survive) / sd);
+    }
+    // By 2 s the survival has fallen well below 1 (the test would pass trivially if nothing closed).
+    EXPECT_LT(s.h.back(), 0.8);
+    RecordProperty("worst_deviation_in_sd", std::to_string(worst));
+}
+
+TEST(stochastic, a_seed_gives_the_same_run_and_another_seed_another) {
+    const auto text = [](int seed) {
+        return cluster_model(R"(concentrations = { ca = "0.1 uM", ip3 = "0.5 uM" })",
+                             R"(concentrations = { ca = "10.27 uM" })", "channels = 20\npermeability = \"6 s^-1\"\n"
+                             "[[mechanisms]]\nname = \"pump\"\ntype = \"serca\"\nmembrane = \"erm\"\n"
+                             "vmax = \"0.9 uM/s\"\nkd = \"0.1 uM\"\nhill = 2\n"
+                             "[[mechanisms]]\nname = \"leak\"\ntype = \"leak\"\nmembrane = \"erm\"\n"
+                             "permeability = \"0.11 s^-1\"",
+                             fmt::format("t_end = \"60 s\"\nseed = {}\n[record]\ninterval = \"100 ms\"", seed));
+    };
+    const auto run = [&](int seed) {
+        auto sys = compile_text(text(seed));
+        cadyn::memory_recorder out({"cyt.ca", "cluster.n3"});
+        const auto r = cadyn::simulate(sys, out);
+        EXPECT_GT(r.stats.stochastic_events, 100);
+        return std::pair{out.column("cyt.ca"), out.column("cluster.n3")};
+    };
+    const auto a = run(3);
+    const auto b = run(3);
+    const auto c = run(4);
+    EXPECT_EQ(a.first, b.first);
+    EXPECT_EQ(a.second, b.second);
+    EXPECT_NE(a.second, c.second);
+}
+
+TEST(stochastic, a_closed_cell_keeps_its_calcium_through_every_transition) {
+    // Cluster, SERCA and leak in a closed cell (the Li-Rinzel cell): total Ca (cytosol + ER) is constant; counts stay whole and add to N.
+    auto sys = compile_text(cluster_model(R"(concentrations = { ca = "0.1 uM", ip3 = "0.5 uM" })",
+                                          R"(concentrations = { ca = "10.27 uM" })",
+                                          "channels = 20\npermeability = \"6 s^-1\"\n"
+                                          "[[mechanisms]]\nname = \"pump\"\ntype = \"serca\"\nmembrane = \"erm\"\n"
+                                          "vmax = \"0.9 uM/s\"\nkd = \"0.1 uM\"\nhill = 2\n"
+                             "[[mechanisms]]\nname = \"leak\"\ntype = \"leak\"\nmembrane = \"erm\"\n"
+                             "permeability = \"0.11 s^-1\"",
+                                          "t_end = \"100 s\"\nseed = 9\n[record]\ninterval = \"50 ms\""));
+    cadyn::memory_recorder out;
+    const auto r = cadyn::simulate(sys, out);
+    EXPECT_GT(r.stats.stochastic_events, 200);
+    const double before = sys.total_amount(r.y0.data(), "ca");
+    const double after = sys.total_amount(r.y_end.data(), "ca");
+    EXPECT_NEAR(after, before, 1e-9 * before);
+    double peak = 0;
+    for (std::size_t i = 0; i < out.times().size(); ++i) {
+        double sum = 0;
+        for (const char* n: {"cluster.n0", "cluster.n1", "cluster.n2", "cluster.n3"}) {
+            const double v = out.column(n)[i];
+            ASSERT_EQ(v, std::round(v)) << n << " at " << out.times()[i] << " ms";
+            sum += v;
+        }
+        ASSERT_EQ(sum, 20.0);
+        peak = std::max(peak, out.column("cyt.ca")[i]);
+    }
+    EXPECT_GT(peak, 0.3);  // release happened (puffs lift Ca well above its 0.1 uM start)
+}
+
+TEST(stochastic, fluctuations_shrink_as_one_over_root_n_around_the_deterministic_rest) {
+    // The Li-Rinzel cell at IP3 = 0.3 uM, below its Hopf point (0.355 uM): with ip3r_li_rinzel (the N -> infinity
+    // limit) it rests. With a cluster of N channels, Ca fluctuates about that rest; for large N the linear-noise
+    // approximation (van Kampen) gives a standard deviation proportional to 1/sqrt(N) and a mean that tends to
+    // the deterministic rest. N = 1000 and 4000: the sd should halve (ratio 2; 1.5 to 2.8 allowed for the
+    // estimate from 350 s of correlated samples: about 10 % each), and the mean of the larger cluster lie within
+    // 2 % of the rest.
+    const std::string cell = R"(concentrations = { ca = "0.1 uM", ip3 = "0.3 uM" })";
+    const std::string er = R"(concentrations = { ca = "10.27027027 uM" })";
+    const std::string others = "[[mechanisms]]\nname = \"pump\"\ntype = \"serca\"\nmembrane = \"erm\"\n"
+                               "vmax = \"0.9 uM/s\"\nkd = \"0.1 uM\"\nhill = 2\n"
+                               "[[mechanisms]]\nname = \"leak\"\ntype = \"leak\"\nmembrane = \"erm\"\n"
+                               "permeability = \"0.11 s^-1\"";
+    auto deterministic =
+        compile_text(cluster_model(cell, er, "permeability = \"6 s^-1\"\n" + others, "", "ip3r_li_rinzel"));
+    const auto rest = cadyn::find_steady_state(deterministic, deterministic.initial_state());
+    ASSERT_TRUE(rest.converged);
+    const double c_rest = rest.y[static_cast<std::size_t>(deterministic.state_index("cyt", "ca"))];
+    EXPECT_NEAR(c_rest, 0.1231, 0.0005);  // the resting level of these equations at IP3 = 0.3 uM
+
+    const auto spread = [&](int channels) {
+        auto sys = compile_text(cluster_model(cell, er,
+                                              fmt::format("channels = {}\npermeability = \"6 s^-1\"\n", channels) +
+                                                  others,
+                                              "t_end = \"400 s\"\nseed = 2\n[record]\ninterval = \"100 ms\""));
+        cadyn::memory_recorder out({"cyt.ca"});
+        cadyn::simulate(sys, out);
+        const auto& c = out.column("cyt.ca");
+        const std::size_t from = 500;  // after 50 s
+        const double mean = mean_of(c, from);
+        double var = 0;
+        for (std::size_t i = from; i < c.size(); ++i) {
+            var += (c[i] - mean) * (c[i] - mean);
+        }
+        return std::pair{mean, std::sqrt(var / static_cast<double>(c.size() - from - 1))};
+    };
+    const auto [mean_small, sd_small] = spread(1000);
+    const auto [mean_large, sd_large] = spread(4000);
+    EXPECT_GT(sd_small / sd_large, 1.5) << sd_small << " " << sd_large;
+    EXPECT_LT(sd_small / sd_large, 2.8) << sd_small << " " << sd_large;
+    EXPECT_NEAR(mean_large, c_rest, 0.02 * c_rest);
+}
+
+TEST(stochastic, a_stochastic_model_refuses_to_start_from_a_steady_state) {
+    auto sys = compile_text(cluster_model(R"(concentrations = { ca = "0.1 uM", ip3 = "0.5 uM" })",
+                                          R"(concentrations = { ca = "10 uM" })", "channels = 5",
+                                          "t_end = \"1 s\"\nstart = \"steady_state\""));
+    cadyn::memory_recorder out;
+    try {
+        cadyn::simulate(sys, out);
+        FAIL() << "expected an error";
+    }
+    catch (const cadyn::error& e) {
+        EXPECT_NE(std::string(e.what()).find("run.start"), std::string::npos) << e.what();
+    }
+}
+
+TEST(stochastic, a_fractional_number_of_channels_is_an_error) {
+    EXPECT_THROW(compile_text(cluster_model(R"(concentrations = { ca = "0.1 uM", ip3 = "0.5 uM" })",
+                                            R"(concentrations = { ca = "10 uM" })", "channels = 2.5", "")),
+                 cadyn::error);
+}
+
+TEST(stochastic, a_negative_seed_is_reported_with_its_line) {
+    try {
+        cadyn::parse_model("format_version = 1\n[run]\nseed = -3\n", "m.toml");
+        FAIL() << "expected an error";
+    }
+    catch (const cadyn::error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("m.toml:3"), std::string::npos) << what;
+        EXPECT_NE(what.find("run.seed"), std::string::npos) << what;
+    }
+}
+
+} // namespace
