@@ -249,6 +249,90 @@ TEST(stochastic, fluctuations_shrink_as_one_over_root_n_around_the_deterministic
     EXPECT_NEAR(mean_large, c_rest, 0.02 * c_rest);
 }
 
+TEST(stochastic, every_voxel_of_a_cable_has_its_own_cluster_and_calcium_is_conserved) {
+    // A 20 um cable of 10 voxels, a cluster of 20 channels on the ER membrane of each, Ca diffusing in cytosol and
+    // ER: each cluster moves on its own (every voxel's counts change and always add to 20), and total Ca is
+    // conserved through every transition and the diffusion between them.
+    auto sys = compile_text(R"(
+name = "cluster cable"
+[geometry]
+type = "cable"
+length = "20 um"
+diameter = "1 um"
+voxels = 10
+[[compartments]]
+name = "cyt"
+fraction = 0.83
+diffusion = { ca = "80 um^2/s" }
+concentrations = { ca = "0.1 uM", ip3 = "0.5 uM" }
+[[compartments]]
+name = "er"
+fraction = 0.17
+diffusion = { ca = "80 um^2/s" }
+concentrations = { ca = "10 uM" }
+[[membranes]]
+name = "erm"
+inner = "er"
+outer = "cyt"
+area = "34 um^2"
+[[mechanisms]]
+name = "cluster"
+type = "ip3r_cluster"
+membrane = "erm"
+permeability = "6 s^-1"
+channels = 20
+[[mechanisms]]
+name = "pump"
+type = "serca"
+membrane = "erm"
+vmax = "0.9 uM/s"
+kd = "0.1 uM"
+hill = 2
+[[mechanisms]]
+name = "leak"
+type = "leak"
+membrane = "erm"
+permeability = "0.11 s^-1"
+[run]
+t_end = "30 s"
+seed = 3
+[record]
+interval = "100 ms"
+)");
+    ASSERT_EQ(sys.stochastic_instances(), 10U);
+    const auto& names = sys.state_names();
+    const auto index = [&](int k, int voxel) {
+        const auto name = fmt::format("cluster.n{}[{}]", k, voxel);
+        const auto it = std::find(names.begin(), names.end(), name);
+        EXPECT_NE(it, names.end()) << name;
+        return static_cast<std::size_t>(it - names.begin());
+    };
+    const auto y0 = sys.initial_state();
+    std::vector<int> moved(10, 0);
+    cadyn::simulation_options options;
+    options.inspect = [&](double t, const double* y) {
+        for (int v = 0; v < 10; ++v) {
+            double sum = 0;
+            for (int k = 0; k < 4; ++k) {
+                const double n = y[index(k, v)];
+                ASSERT_EQ(n, std::round(n)) << "voxel " << v << " at " << t << " ms";
+                ASSERT_GE(n, 0);
+                sum += n;
+                moved[static_cast<std::size_t>(v)] |= n != y0[index(k, v)] ? 1 : 0;
+            }
+            ASSERT_EQ(sum, 20.0) << "voxel " << v << " at " << t << " ms";
+        }
+    };
+    cadyn::memory_recorder out({"cyt.ca"});
+    const auto r = cadyn::simulate(sys, out, options);
+    EXPECT_GT(r.stats.stochastic_events, 500);
+    const double before = sys.total_amount(r.y0.data(), "ca");
+    EXPECT_NEAR(sys.total_amount(r.y_end.data(), "ca"), before, 1e-9 * before);
+    for (int v = 0; v < 10; ++v) {
+        EXPECT_TRUE(moved[static_cast<std::size_t>(v)]) << "voxel " << v << " never left its initial counts";
+    }
+}
+
 TEST(stochastic, a_stochastic_model_refuses_to_start_from_a_steady_state) {
     auto sys = compile_text(cluster_model(R"(concentrations = { ca = "0.1 uM", ip3 = "0.5 uM" })",
                                           R"(concentrations = { ca = "10 uM" })", "channels = 5",
