@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <limits>
 
 #include <fmt/format.h>
 
@@ -23,8 +22,6 @@
 
 namespace cadyn::mechanisms {
 namespace {
-
-constexpr double inf = std::numeric_limits<double>::infinity();
 
 enum param : std::size_t { p_perm, p_d1, p_d2, p_d3, p_d5, p_a2, p_channels };
 enum read : std::size_t { read_ca_er, read_ca_cyt, read_ip3 };

@@ -53,6 +53,10 @@ struct diffuser {
     std::size_t site_base = 0;              // flux site of clamped face 0
     bool uniform_volume = false;            // every voxel of the compartment has the volume 1/inv_volume
     double inv_volume = 0;
+    bool stencil = false;                   // diffuses by the grid's stencil (system::impl::stencil), not faces
+    // The mechanism whose state this is (its rates() assigns the state's derivative, so the diffusion is added
+    // after it), or npos for a species (mechanisms add to it: the stencil may write its derivative first).
+    std::size_t mechanism = static_cast<std::size_t>(-1);
 };
 
 constexpr std::size_t no_membrane = static_cast<std::size_t>(-1);
@@ -203,6 +207,33 @@ struct system::impl {
         bool same_w = true;
     };
     std::vector<face_run> face_runs;
+    // A 2-D or 3-D grid whose faces along each axis share one weight (a box of equal voxels): diffusers of uniform
+    // volume use a 7-point stencil over the voxels instead of the face arrays (one pass, no indices or weights
+    // read, each voxel's ydot written once). The same fluxes; each voxel's terms added in another order, so the
+    // results differ from the face loop's in the last bits only.
+    struct grid_stencil {
+        bool active = false;
+        std::array<std::size_t, 3> shape{1, 1, 1};
+        std::array<double, 3> w{0, 0, 0};  // area / distance of every face along each axis [um]
+    };
+    grid_stencil stencil;
+    std::vector<std::size_t> face_diffusers;  // the diffusers that use the face runs or arrays
+    // Ranges of ydot that an evaluation writes before anything adds to them, sorted: those of species diffusing by
+    // the stencil (owner npos), and the states of fused mechanisms (owner k: when mechanism k is evaluated fused,
+    // its rates() assigns them). start_derivatives() zeroes the rest.
+    struct written_range {
+        std::size_t lo;
+        std::size_t hi;
+        std::size_t owner;
+    };
+    std::vector<written_range> written_first;
+    // Volume mechanisms in every voxel that evaluate_fused() runs block by block with the stencil (per mechanism:
+    // fused[k]; this call: fused_now[k], with its pack).
+    std::vector<char> fused;
+    std::vector<char> fused_now;
+    std::vector<mechanism_pack> fused_packs;
+    bool fused_any = false;
+    std::vector<double> fused_out;  // [output * rhs_chunk + i]: a fused mechanism's outputs for one chunk
     // Internal faces, structure of arrays; 32-bit voxel indices (half the bytes of the face loop's index streams:
     // a box's faces are read through them on every rhs call; no grid that fits in memory has 2^32 voxels).
     std::vector<std::uint32_t> face_a;
@@ -286,6 +317,10 @@ struct system::impl {
     void point_at(const double* y, double* ydot);
     void update_membranes();
     void diffuse(const double* y, double* ydot, double* flux) const;
+    void start_derivatives(const double* y, double* ydot) const;
+    void stencil_rows(const double* y, double* ydot, std::size_t row_begin, std::size_t row_end,
+                      std::size_t owner) const;
+    void evaluate_fused(double t, const double* y, double* ydot, double* flux);
     void evaluate_spatial(double* ydot, double* flux);
     double mean(const compartment_layout& c, const double* values) const;
     double total(const double* y, const std::string& species, const std::string* compartment) const;
@@ -294,6 +329,9 @@ struct system::impl {
     void update_symbols(double t, const double* y);
     void evaluate(double t, const double* y, double* ydot, double* flux, bool stimuli);
     bool chunk_parameters(bound_mechanism& b);
+    static mechanism_pack chunk_pack(bound_mechanism& b, const mechanism_pack& p);
+    static void point_chunk(bound_mechanism& b, const mechanism_pack& p, mechanism_pack& q, std::size_t lo,
+                            std::size_t n);
 };
 
 system::impl::impl(model_spec m): model(std::move(m)) {
@@ -644,6 +682,40 @@ void system::impl::setup_diffusion() {
     if (!forward || face_runs.size() * 16 > face_a.size()) {
         face_runs.clear();
     }
+    // The stencil: the faces must be exactly those build_grid makes (each voxel's upper neighbour along each axis,
+    // voxels in x-fastest order) and each axis's faces must share one weight.
+    if (mesh->dimensions >= 1) {
+        const auto& shape = mesh->shape;
+        const std::array<std::size_t, 3> stride{1, shape[0], shape[0] * shape[1]};
+        std::array<double, 3> w{-1, -1, -1};
+        std::size_t k = 0;
+        bool ok = true;
+        for (std::size_t i2 = 0; i2 < shape[2] && ok; ++i2) {
+            for (std::size_t i1 = 0; i1 < shape[1] && ok; ++i1) {
+                for (std::size_t i0 = 0; i0 < shape[0] && ok; ++i0) {
+                    const std::size_t v = i0 + shape[0] * (i1 + shape[1] * i2);
+                    const std::array<std::size_t, 3> idx{i0, i1, i2};
+                    for (std::size_t a = 0; a < mesh->dimensions && ok; ++a) {
+                        if (idx[a] + 1 >= shape[a]) {
+                            continue;
+                        }
+                        // Weights equal to round-off (cell edges i * h are not exact multiples).
+                        ok = k < face_a.size() && face_a[k] == v && face_b[k] == v + stride[a] &&
+                             (w[a] < 0 || std::abs(face_w[k] - w[a]) <= 1e-12 * w[a]);
+                        w[a] = ok ? face_w[k] : w[a];
+                        ++k;
+                    }
+                }
+            }
+        }
+        if (ok && k == face_a.size()) {
+            stencil.active = true;
+            stencil.shape = shape;
+            for (std::size_t a = 0; a < 3; ++a) {
+                stencil.w[a] = w[a] < 0 ? 0.0 : w[a];
+            }
+        }
+    }
     for (const auto& name: model.geometry.clamped_faces) {
         for (const auto* f: mesh->faces_named(name)) {
             clamped_voxel.push_back(f->voxel);
@@ -675,6 +747,7 @@ void system::impl::setup_diffusion() {
             const auto& st = b.info->states[s];
             diffusers.push_back({b.state_offset + s * b.n, ci, diffusion * compartments[ci].fraction,
                                  st.carried, std::string(st.carries), {}});
+            diffusers.back().mechanism = k;
         }
     }
     for (auto& d: diffusers) {
@@ -683,6 +756,48 @@ void system::impl::setup_diffusion() {
             !iv.empty() && std::adjacent_find(iv.begin(), iv.end(), std::not_equal_to<>()) == iv.end();
         d.inv_volume = iv.empty() ? 0.0 : iv.front();
     }
+    for (std::size_t k = 0; k < diffusers.size(); ++k) {
+        auto& d = diffusers[k];
+        // The stencil takes one volume for every voxel: equal to round-off.
+        const auto& iv = compartments[d.compartment].inv_volume;
+        d.stencil = stencil.active && !iv.empty() &&
+                    std::all_of(iv.begin(), iv.end(),
+                                [&](double x) { return std::abs(x - iv.front()) <= 1e-12 * iv.front(); });
+        if (!d.stencil) {
+            face_diffusers.push_back(k);
+        }
+    }
+    bool species_stencil = false;
+    for (const auto& d: diffusers) {
+        if (d.stencil && d.mechanism == static_cast<std::size_t>(-1)) {
+            written_first.push_back({d.offset, d.offset + mesh->size(), static_cast<std::size_t>(-1)});
+            species_stencil = true;
+        }
+    }
+    // Fusing needs the stencil, a grid larger than one chunk, and a volume mechanism whose every read and output is
+    // its own voxel (identity maps) and whose parameters may be chunked.
+    fused.assign(mechanisms.size(), 0);
+    fused_now.assign(mechanisms.size(), 0);
+    fused_packs.assign(mechanisms.size(), mechanism_pack{});
+    for (std::size_t k = 0; k < mechanisms.size() && species_stencil; ++k) {
+        const auto& b = mechanisms[k];
+        const auto identity = [](const site_map& m) { return m.identity; };
+        fused[k] = b.info->kind == mechanism_kind::volume && b.n == mesh->size() && b.n > rhs_chunk &&
+                           !b.chunk_params.empty() && b.prop.empty() &&
+                           std::all_of(b.reads.begin(), b.reads.end(), identity) &&
+                           std::all_of(b.to_inner.begin(), b.to_inner.end(), identity)
+                       ? 1
+                       : 0;
+        fused_any = fused_any || fused[k] != 0;
+        if (fused[k] != 0) {
+            fused_out.resize(std::max(fused_out.size(), b.info->outputs.size() * rhs_chunk));
+        }
+        if (fused[k] != 0 && !b.info->states.empty()) {
+            written_first.push_back({b.state_offset, b.state_offset + b.info->states.size() * b.n, k});
+        }
+    }
+    std::sort(written_first.begin(), written_first.end(),
+              [](const written_range& a, const written_range& b) { return a.lo < b.lo; });
     if (clamped_voxel.empty()) {
         return;
     }
@@ -724,10 +839,160 @@ void diffuse_run(std::size_t length, std::size_t offset, double g, const double*
     }
 }
 
+// dc = (Add: dc +) the net diffusive inflow over each voxel of a structured grid, divided by its volume:
+// gw[a] = g w_a / V for the faces along axis a. A missing neighbour (the domain's edge) reads the voxel itself: no
+// flux. Written first for a species (evaluate() adds the mechanisms' rates after, and zeroes only the other
+// states), added after its mechanism's rates() for a mechanism's state.
+template <bool Add>
+[[gnu::always_inline]] inline void diffuse_stencil(const std::array<std::size_t, 3>& shape, const std::array<double, 3>& gw,
+                     const double* __restrict c, double* __restrict dc, std::size_t row_begin, std::size_t row_end) {
+    const auto put = [](double& target, double value) { target = Add ? target + value : value; };
+    const std::size_t n0 = shape[0];
+    const std::size_t n1 = shape[1];
+    const std::size_t n2 = shape[2];
+    const std::size_t s1 = n0;
+    const std::size_t s2 = n0 * n1;
+    const double wx = gw[0];
+    const double wy = gw[1];
+    const double wz = gw[2];
+    // Rows along x, numbered i1 + n1 i2: those in [row_begin, row_end).
+    for (std::size_t rw = row_begin; rw < row_end; ++rw) {
+        {
+            const std::size_t i1 = rw % n1;
+            const std::size_t i2 = rw / n1;
+            const std::size_t row = n0 * rw;
+            const double* r = c + row;
+            const double* ym = i1 > 0 ? r - s1 : r;
+            const double* yp = i1 + 1 < n1 ? r + s1 : r;
+            const double* zm = i2 > 0 ? r - s2 : r;
+            const double* zp = i2 + 1 < n2 ? r + s2 : r;
+            double* d = dc + row;
+            const auto yz = [&](std::size_t x) { return wy * ((ym[x] - r[x]) + (yp[x] - r[x])) +
+                                                        wz * ((zm[x] - r[x]) + (zp[x] - r[x])); };
+            if (n0 == 1) {
+                put(d[0], yz(0));
+                continue;
+            }
+            put(d[0], wx * (r[1] - r[0]) + yz(0));
+            for (std::size_t x = 1; x + 1 < n0; ++x) {
+                put(d[x], wx * ((r[x - 1] - r[x]) + (r[x + 1] - r[x])) + wy * ((ym[x] - r[x]) + (yp[x] - r[x])) +
+                              wz * ((zm[x] - r[x]) + (zp[x] - r[x])));
+            }
+            put(d[n0 - 1], wx * (r[n0 - 2] - r[n0 - 1]) + yz(n0 - 1));
+        }
+    }
+}
+
+// The stencil compiled for AVX2 as well as the baseline, picked at run time (target_clones; a template cannot be
+// multiversioned by clang, hence one function for each kind of write).
+__attribute__((target_clones("avx2", "default"))) void stencil_write(
+    const std::array<std::size_t, 3>& shape, const std::array<double, 3>& gw, const double* c, double* dc,
+    std::size_t row_begin, std::size_t row_end) {
+    diffuse_stencil<false>(shape, gw, c, dc, row_begin, row_end);
+}
+__attribute__((target_clones("avx2", "default"))) void stencil_add(
+    const std::array<std::size_t, 3>& shape, const std::array<double, 3>& gw, const double* c, double* dc,
+    std::size_t row_begin, std::size_t row_end) {
+    diffuse_stencil<true>(shape, gw, c, dc, row_begin, row_end);
+}
+
 } // namespace
 
-// Diffusion between voxels and through clamped faces: ydot += the divergence of the fluxes; budget channels of
-// the clamped faces += what enters the domain [zmol/ms].
+// The first terms of every derivative: the stencil's diffusion for the fields that use it, zero for the rest.
+void system::impl::start_derivatives(const double* y, double* ydot) const {
+    std::size_t from = 0;
+    for (const auto& w: written_first) {
+        if (w.owner != static_cast<std::size_t>(-1) && fused_now[w.owner] == 0) {
+            continue;  // not evaluated fused this time: zeroed like any state
+        }
+        std::fill(ydot + from, ydot + std::max(from, w.lo), 0.0);
+        from = std::max(from, w.hi);
+    }
+    std::fill(ydot + from, ydot + n_states, 0.0);
+    if (!fused_any) {
+        stencil_rows(y, ydot, 0, stencil.shape[1] * stencil.shape[2], static_cast<std::size_t>(-1));
+    }
+}
+
+// The stencil over rows [row_begin, row_end) for the diffusers of `owner`'s states (npos: of species, written).
+void system::impl::stencil_rows(const double* y, double* ydot, std::size_t row_begin, std::size_t row_end,
+                                std::size_t owner) const {
+    for (const auto& d: diffusers) {
+        if (d.stencil && d.mechanism == owner) {
+            const double g = d.scale * d.inv_volume;
+            const std::array<double, 3> gw{g * stencil.w[0], g * stencil.w[1], g * stencil.w[2]};
+            if (owner == static_cast<std::size_t>(-1)) {
+                stencil_write(stencil.shape, gw, y + d.offset, ydot + d.offset, row_begin, row_end);
+            }
+            else {
+                stencil_add(stencil.shape, gw, y + d.offset, ydot + d.offset, row_begin, row_end);
+            }
+        }
+    }
+}
+
+// The stencil and the fused volume mechanisms (impl::fused) over the grid one block of rows at a time: a block's
+// y and ydot, written by the stencil, are still in cache when its mechanisms read and add to them (on a 100^3 box
+// that saves the buffer's second pass over memory).
+void system::impl::evaluate_fused(double t, const double* y, double* ydot, double* flux) {
+    for (std::size_t k = 0; k < mechanisms.size(); ++k) {
+        if (fused_now[k]) {
+            fused_packs[k] = pack(mechanisms[k], t, y, ydot);
+        }
+    }
+    const std::size_t n0 = stencil.shape[0];
+    const std::size_t rows = stencil.shape[1] * stencil.shape[2];
+    const std::size_t rows_per_block = std::max<std::size_t>(1, rhs_chunk / n0);
+    for (std::size_t r0 = 0; r0 < rows; r0 += rows_per_block) {
+        const std::size_t r1 = std::min(rows, r0 + rows_per_block);
+        stencil_rows(y, ydot, r0, r1, static_cast<std::size_t>(-1));
+        for (std::size_t k = 0; k < mechanisms.size(); ++k) {
+            if (!fused_now[k]) {
+                continue;
+            }
+            auto& b = mechanisms[k];
+            const auto& p = fused_packs[k];
+            mechanism_pack q = chunk_pack(b, p);
+            for (std::size_t lo = r0 * n0; lo < r1 * n0; lo += rhs_chunk) {
+                const std::size_t hi = std::min(r1 * n0, lo + rhs_chunk);
+                point_chunk(b, p, q, lo, hi - lo);
+                // The outputs go to a block-sized scratch (in cache), not the n-long b.out: a 1e6-voxel grid would
+                // otherwise write and read back 8 MB per output and call.
+                for (std::size_t j = 0; j < b.chunk_out.size(); ++j) {
+                    b.chunk_out[j] = fused_out.data() + j * rhs_chunk;
+                }
+                b.impl->rates(q);
+                // A volume mechanism in every voxel, instance i at site i: add its rates [uM/ms] in place.
+                for (std::size_t out = 0; out < b.info->outputs.size(); ++out) {
+                    const double* o = fused_out.data() + out * rhs_chunk;  // instance i at o[i - lo]
+                    double* d_in = dcur[b.to_inner[out].field] + lo;
+                    const double* size = b.size.data() + lo;
+                    const std::size_t m = hi - lo;
+                    for (std::size_t i = 0; i < m; ++i) {
+                        d_in[i] += o[i];
+                    }
+                    if (flux != nullptr) {
+                        double total = 0;
+                        for (std::size_t i = 0; i < m; ++i) {
+                            total += o[i] * size[i];
+                        }
+                        flux[b.first_channel + out] += total;
+                    }
+                    if (site_out != nullptr) {
+                        double* site = site_out + b.site_base + out * b.n + lo;
+                        for (std::size_t i = 0; i < m; ++i) {
+                            site[i] = o[i] * size[i];
+                        }
+                    }
+                }
+            }
+            stencil_rows(y, ydot, r0, r1, k);  // its diffusing states, after rates() assigned their derivatives
+        }
+    }
+}
+
+// Diffusion between voxels (but for the stencil's, start_derivatives) and through clamped faces: ydot += the
+// divergence of the fluxes; budget channels of the clamped faces += what enters the domain [zmol/ms].
 void system::impl::diffuse(const double* y, double* ydot, double* flux) const {
     const std::size_t nf = face_a.size();
     const std::size_t nb = clamped_voxel.size();
@@ -741,17 +1006,23 @@ void system::impl::diffuse(const double* y, double* ydot, double* flux) const {
         const double* iv;
         double g;
     };
-    for (std::size_t first = 0; first < diffusers.size(); first += batch) {
-        const std::size_t nd = std::min(batch, diffusers.size() - first);
+    for (std::size_t k = 0; k < mechanisms.size() && stencil.active; ++k) {
+        if (!(fused_any && fused_now[k])) {
+            stencil_rows(y, ydot, 0, stencil.shape[1] * stencil.shape[2], k);
+        }
+    }
+    const std::size_t n_face = face_diffusers.size();
+    for (std::size_t first = 0; first < n_face; first += batch) {
+        const std::size_t nd = std::min(batch, n_face - first);
         std::array<stream, batch> s{};
         for (std::size_t q = 0; q < nd; ++q) {
-            const auto& d = diffusers[first + q];
+            const auto& d = diffusers[face_diffusers[first + q]];
             s[q] = {y + d.offset, ydot + d.offset, compartments[d.compartment].inv_volume.data(), d.scale};
         }
         if (!face_runs.empty()) {
             for (std::size_t q = 0; q < nd; ++q) {
                 const stream& f = s[q];
-                const bool same_v = diffusers[first + q].uniform_volume;
+                const bool same_v = diffusers[face_diffusers[first + q]].uniform_volume;
                 for (const auto& run: face_runs) {
                     const auto pass = run.same_w ? (same_v ? diffuse_run<true, true> : diffuse_run<true, false>)
                                                  : (same_v ? diffuse_run<false, true> : diffuse_run<false, false>);
@@ -1539,6 +1810,33 @@ void system::impl::update_symbols(double t, const double* y) {
     }
 }
 
+// A pack like p that reads its parameters from b.chunk_params and its arrays through b's chunk pointers (set by
+// point_chunk; the output pointers b.chunk_out by the caller).
+mechanism_pack system::impl::chunk_pack(bound_mechanism& b, const mechanism_pack& p) {
+    mechanism_pack q = p;
+    q.param = b.chunk_param_ptr.data();
+    q.conc = b.chunk_conc.data();
+    q.state = b.chunk_state.data();
+    q.dstate = b.chunk_dstate.data();
+    q.out = b.chunk_out.data();
+    return q;
+}
+
+// Point q (from chunk_pack) at the n instances of p from lo.
+void system::impl::point_chunk(bound_mechanism& b, const mechanism_pack& p, mechanism_pack& q, std::size_t lo,
+                               std::size_t n) {
+    q.n = n;
+    for (std::size_t j = 0; j < b.chunk_conc.size(); ++j) {
+        b.chunk_conc[j] = p.conc[j] + lo;
+    }
+    for (std::size_t j = 0; j < b.chunk_state.size(); ++j) {
+        b.chunk_state[j] = p.state[j] + lo;
+        b.chunk_dstate[j] = p.dstate[j] + lo;
+    }
+    q.size = p.size + lo;
+    q.potential = p.potential + lo;
+}
+
 // Bring b.chunk_params up to date with b.params (events change parameters between calls). False, and rates() must
 // run over all instances from b.params, if an instance's parameters differ from the first's (nothing in the engine
 // sets them per instance; the first and last are compared).
@@ -1558,15 +1856,22 @@ bool system::impl::chunk_parameters(bound_mechanism& b) {
 
 void system::impl::evaluate(double t, const double* y, double* ydot, double* flux, bool stimuli) {
     point_at(y, ydot);
-    std::fill(ydot, ydot + n_states, 0.0);
+    for (std::size_t k = 0; k < mechanisms.size() && fused_any; ++k) {
+        auto& b = mechanisms[k];
+        fused_now[k] = fused[k] && !(b.info->is_stimulus && !stimuli) && chunk_parameters(b) ? 1 : 0;
+    }
+    start_derivatives(y, ydot);
     update_symbols(t, y);
     update_membranes();
     if (flux != nullptr) {
         std::fill(flux, flux + channels.size(), 0.0);
     }
+    if (fused_any) {
+        evaluate_fused(t, y, ydot, flux);
+    }
     for (auto& b: mechanisms) {
         const auto& info = *b.info;
-        if (info.is_stimulus && !stimuli) {
+        if ((info.is_stimulus && !stimuli) || (fused_any && fused_now[static_cast<std::size_t>(&b - mechanisms.data())])) {
             continue;
         }
         const auto p = pack(b, t, y, ydot);
@@ -1574,26 +1879,12 @@ void system::impl::evaluate(double t, const double* y, double* ydot, double* flu
             b.impl->rates(p);
         }
         else {
-            mechanism_pack q = p;
-            q.param = b.chunk_param_ptr.data();
-            q.conc = b.chunk_conc.data();
-            q.state = b.chunk_state.data();
-            q.dstate = b.chunk_dstate.data();
-            q.out = b.chunk_out.data();
+            mechanism_pack q = chunk_pack(b, p);
             for (std::size_t lo = 0; lo < b.n; lo += rhs_chunk) {
-                q.n = std::min(rhs_chunk, b.n - lo);
-                for (std::size_t j = 0; j < b.chunk_conc.size(); ++j) {
-                    b.chunk_conc[j] = p.conc[j] + lo;
-                }
-                for (std::size_t j = 0; j < b.chunk_state.size(); ++j) {
-                    b.chunk_state[j] = p.state[j] + lo;
-                    b.chunk_dstate[j] = p.dstate[j] + lo;
-                }
+                point_chunk(b, p, q, lo, std::min(rhs_chunk, b.n - lo));
                 for (std::size_t j = 0; j < b.chunk_out.size(); ++j) {
                     b.chunk_out[j] = p.out[j] + lo;
                 }
-                q.size = p.size + lo;
-                q.potential = p.potential + lo;
                 b.impl->rates(q);
             }
         }
