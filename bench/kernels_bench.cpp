@@ -249,13 +249,22 @@ cadyn::system& cached_system(const std::string& geometry) {
 //   total, kd, kon come from a 1024-voxel copy that stays in cache, not counted)
 //           rates(): Ca, bound, dbound, out                      32
 //           scatter (out, ydot read+write)                       24
-//   per diffuser: y, ydot read+write: 24; on a cable (one run of faces of one weight, voxels of one volume) nothing
-//   more; on a box (the face arrays) the faces (a, b as 32-bit indices, weight) 16 * faces per voxel and 1/volume 8.
-double rhs_bytes_per_voxel(double fields, double diffusers, double faces_per_voxel, bool face_runs) {
-    return 8.0 * fields + (32.0 + 24.0) + diffusers * (24.0 + (face_runs ? 0.0 : 16.0 * faces_per_voxel + 8.0));
+//   per diffuser along runs of faces (a graded cable, shells): y, ydot read+write: 24, plus zeroing; on a cable or a
+//   box of equal voxels the 3- or 7-point stencil instead (no face arrays), block by block with the buffer
+//   (src/model/system.cpp, evaluate_fused): for Ca it writes ydot first (y 8, ydot 8, and no zeroing), for the bound
+//   buffer it adds after the buffer's rates (y 8, ydot read+write 16); the buffer's state needs no zeroing (its
+//   rates() assigns it) and its output goes to a block-sized scratch in L1 (not counted): rates() 24 (Ca, bound,
+//   dbound), its addition to Ca's ydot 16. The face arrays (a, b as 32-bit indices, weight: 16 per face, 1/volume 8)
+//   serve only grids without the stencil (graded spacing).
+enum class diffusion_layout { face_runs, stencil };
+double rhs_bytes_per_voxel(double fields, double diffusers, diffusion_layout layout) {
+    if (layout == diffusion_layout::stencil) {
+        return (24.0 + 16.0) + 16.0 + 24.0 * (diffusers - 1.0);
+    }
+    return 8.0 * fields + (32.0 + 24.0) + diffusers * 24.0;
 }
 
-void run_rhs(benchmark::State& state, const std::string& geometry, bool face_runs) {
+void run_rhs(benchmark::State& state, const std::string& geometry, diffusion_layout layout) {
     auto& sys = cached_system(geometry);
     const auto voxels = static_cast<double>(sys.mesh()->size());
     const auto faces = static_cast<double>(sys.mesh()->faces.size());
@@ -266,7 +275,7 @@ void run_rhs(benchmark::State& state, const std::string& geometry, bool face_run
     }
     std::vector<double> ydot(y.size());
     const double fields = static_cast<double>(y.size()) / voxels;  // ca, calbindin.bound
-    const double bytes = rhs_bytes_per_voxel(fields, 2.0, faces / voxels, face_runs);
+    const double bytes = rhs_bytes_per_voxel(fields, 2.0, layout);
     for (auto _: state) {
         sys.rhs(1.0, y.data(), ydot.data());
         benchmark::DoNotOptimize(ydot.data());
@@ -284,10 +293,10 @@ void run_rhs(benchmark::State& state, const std::string& geometry, bool face_run
 }
 
 void bm_rhs_box(benchmark::State& state) {
-    run_rhs(state, box_geometry(static_cast<std::size_t>(state.range(0))), false);
+    run_rhs(state, box_geometry(static_cast<std::size_t>(state.range(0))), diffusion_layout::stencil);
 }
 void bm_rhs_cable(benchmark::State& state) {
-    run_rhs(state, cable_geometry(static_cast<std::size_t>(state.range(0))), true);
+    run_rhs(state, cable_geometry(static_cast<std::size_t>(state.range(0))), diffusion_layout::stencil);
 }
 
 const bool registered = [] {
