@@ -111,6 +111,7 @@ struct steady_state {
 // The resting state of the cell: dy/dt = 0 with stimuli off. Tries KINSOL (Newton with line search, y >= 0)
 // from `guess`; when that fails (for example a closed cell, whose Jacobian is singular), integrates in time until
 // the state stops changing and polishes the result with KINSOL.
+// Throws cadyn::error for a model with stochastic mechanisms (docs/stochastic.md): it has no resting state.
 steady_state find_steady_state(system& sys, const std::vector<double>& guess);
 
 struct solver_statistics {

@@ -1181,6 +1181,11 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
 } // namespace
 
 steady_state find_steady_state(system& sys, const std::vector<double>& guess) {
+    if (sys.stochastic_instances() > 0) {
+        throw error("no resting steady state for a model with stochastic channels (they never stop moving: "
+                    "run.start = \"steady_state\" cannot be used); start from the initial state (run.start = "
+                    "\"initial\")");
+    }
     sys.reset_events();  // the resting cell of the model as written
     steady_state result;
     result.y = guess;
@@ -1394,10 +1399,6 @@ simulation_result simulate(system& sys, recorder& out, const simulation_options&
     else {
         result.y0 = sys.initial_state();
         if (options.start.value_or(model.run.start) == start_from::steady_state) {
-            if (sys.stochastic_instances() > 0) {
-                throw error("run.start = \"steady_state\": a model with stochastic channels has no resting state (its "
-                            "channels never stop moving); start from the initial state (run.start = \"initial\")");
-            }
             result.rest = find_steady_state(sys, result.y0);
             if (!result.rest->converged) {
                 throw solver_error(fmt::format("no resting state found ({}; scaled residual {:.3g}/ms); start from "
