@@ -207,10 +207,10 @@ struct system::impl {
         bool same_w = true;
     };
     std::vector<face_run> face_runs;
-    // A 2-D or 3-D grid whose faces along each axis share one weight (a box of equal voxels): diffusers of uniform
-    // volume use a 7-point stencil over the voxels instead of the face arrays (one pass, no indices or weights
-    // read, each voxel's ydot written once). The same fluxes; each voxel's terms added in another order, so the
-    // results differ from the face loop's in the last bits only.
+    // A grid whose faces along each axis share one weight (a cable or box of equal voxels): diffusers of uniform
+    // volume use a 3- or 7-point stencil over the voxels instead of the face runs or arrays (no indices or weights
+    // read, a species' ydot written before anything adds to it). The same fluxes; each voxel's terms added in
+    // another order, so the results differ from the face loop's in the last bits only.
     struct grid_stencil {
         bool active = false;
         std::array<std::size_t, 3> shape{1, 1, 1};
@@ -844,8 +844,10 @@ void diffuse_run(std::size_t length, std::size_t offset, double g, const double*
 // flux. Written first for a species (evaluate() adds the mechanisms' rates after, and zeroes only the other
 // states), added after its mechanism's rates() for a mechanism's state.
 template <bool Add>
-[[gnu::always_inline]] inline void diffuse_stencil(const std::array<std::size_t, 3>& shape, const std::array<double, 3>& gw,
-                     const double* __restrict c, double* __restrict dc, std::size_t row_begin, std::size_t row_end) {
+[[gnu::always_inline]] inline void diffuse_stencil(const std::array<std::size_t, 3>& shape,
+                                                   const std::array<double, 3>& gw, const double* __restrict c,
+                                                   double* __restrict dc, std::size_t row_begin,
+                                                   std::size_t row_end) {
     const auto put = [](double& target, double value) { target = Add ? target + value : value; };
     const std::size_t n0 = shape[0];
     const std::size_t n1 = shape[1];
@@ -857,29 +859,27 @@ template <bool Add>
     const double wz = gw[2];
     // Rows along x, numbered i1 + n1 i2: those in [row_begin, row_end).
     for (std::size_t rw = row_begin; rw < row_end; ++rw) {
-        {
-            const std::size_t i1 = rw % n1;
-            const std::size_t i2 = rw / n1;
-            const std::size_t row = n0 * rw;
-            const double* r = c + row;
-            const double* ym = i1 > 0 ? r - s1 : r;
-            const double* yp = i1 + 1 < n1 ? r + s1 : r;
-            const double* zm = i2 > 0 ? r - s2 : r;
-            const double* zp = i2 + 1 < n2 ? r + s2 : r;
-            double* d = dc + row;
-            const auto yz = [&](std::size_t x) { return wy * ((ym[x] - r[x]) + (yp[x] - r[x])) +
-                                                        wz * ((zm[x] - r[x]) + (zp[x] - r[x])); };
-            if (n0 == 1) {
-                put(d[0], yz(0));
-                continue;
-            }
-            put(d[0], wx * (r[1] - r[0]) + yz(0));
-            for (std::size_t x = 1; x + 1 < n0; ++x) {
-                put(d[x], wx * ((r[x - 1] - r[x]) + (r[x + 1] - r[x])) + wy * ((ym[x] - r[x]) + (yp[x] - r[x])) +
-                              wz * ((zm[x] - r[x]) + (zp[x] - r[x])));
-            }
-            put(d[n0 - 1], wx * (r[n0 - 2] - r[n0 - 1]) + yz(n0 - 1));
+        const std::size_t i1 = rw % n1;
+        const std::size_t i2 = rw / n1;
+        const double* r = c + n0 * rw;
+        const double* ym = i1 > 0 ? r - s1 : r;
+        const double* yp = i1 + 1 < n1 ? r + s1 : r;
+        const double* zm = i2 > 0 ? r - s2 : r;
+        const double* zp = i2 + 1 < n2 ? r + s2 : r;
+        double* d = dc + n0 * rw;
+        const auto yz = [&](std::size_t x) {
+            return wy * ((ym[x] - r[x]) + (yp[x] - r[x])) + wz * ((zm[x] - r[x]) + (zp[x] - r[x]));
+        };
+        if (n0 == 1) {
+            put(d[0], yz(0));
+            continue;
         }
+        put(d[0], wx * (r[1] - r[0]) + yz(0));
+        for (std::size_t x = 1; x + 1 < n0; ++x) {
+            put(d[x], wx * ((r[x - 1] - r[x]) + (r[x + 1] - r[x])) + wy * ((ym[x] - r[x]) + (yp[x] - r[x])) +
+                          wz * ((zm[x] - r[x]) + (zp[x] - r[x])));
+        }
+        put(d[n0 - 1], wx * (r[n0 - 2] - r[n0 - 1]) + yz(n0 - 1));
     }
 }
 
