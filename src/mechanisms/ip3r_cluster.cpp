@@ -14,10 +14,7 @@
 #include <array>
 #include <cmath>
 
-#include <fmt/format.h>
-
-#include <cadyn/error.hpp>
-
+#include "mechanisms/kinetics.hpp"
 #include "mechanisms/mechanisms.hpp"
 
 namespace cadyn::mechanisms {
@@ -139,10 +136,7 @@ public:
     void init(const mechanism_pack& p, double* const* state) const override {
         const auto& par = p.param;
         for (std::size_t i = 0; i < p.n; ++i) {
-            const double channels = par[p_channels][i];
-            if (channels != std::round(channels)) {
-                throw error(fmt::format("ip3r_cluster: channels = {} is not a whole number of channels", channels));
-            }
+            const double channels = whole_channels("ip3r_cluster", par[p_channels][i]);
             const double c = std::max(p.conc[read_ca_cyt][i], 0.0);
             const double ip3 = std::max(p.conc[read_ip3][i], 0.0);
             const auto [alpha, beta] = gate_rates_at(par, i, ip3, c);
@@ -152,25 +146,7 @@ public:
             const std::array<double, 4> expected = {channels * (1 - h) * (1 - h) * (1 - h),
                                                     channels * 3 * h * (1 - h) * (1 - h), channels * 3 * h * h * (1 - h),
                                                     channels * h * h * h};
-            std::array<double, 4> count{};
-            double placed = 0;
-            for (std::size_t k = 0; k < 4; ++k) {
-                count[k] = std::floor(expected[k]);
-                placed += count[k];
-            }
-            while (placed < channels) {
-                std::size_t best = 0;
-                for (std::size_t k = 1; k < 4; ++k) {
-                    if (expected[k] - count[k] > expected[best] - count[best]) {
-                        best = k;
-                    }
-                }
-                count[best] += 1;
-                placed += 1;
-            }
-            for (std::size_t k = 0; k < 4; ++k) {
-                state[k][i] = count[k];
-            }
+            place_channels(expected, channels, state, i);
             state[clock_state][i] = 0;
         }
     }

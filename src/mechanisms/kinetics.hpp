@@ -3,8 +3,15 @@
 // an implicit solver may try.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
+#include <span>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include <cadyn/error.hpp>
 #include <cadyn/units.hpp>
 
 namespace cadyn::mechanisms {
@@ -40,6 +47,39 @@ inline double reduced_potential(double z, double v_mv, double temperature) {
 // (a Newton iterate) count as zero.
 inline double ghk_inward(double c_out, double c_in, double u) {
     return std::max(c_out, 0.0) * bernoulli(u) - std::max(c_in, 0.0) * bernoulli(-u);
+}
+
+// Stochastic channel clusters (docs/stochastic.md): the number of channels as a whole number, or an error naming
+// the mechanism.
+inline double whole_channels(std::string_view mechanism, double channels) {
+    if (channels != std::round(channels)) {
+        throw error(fmt::format("{}: channels = {} is not a whole number of channels", mechanism, channels));
+    }
+    return channels;
+}
+
+// Whole numbers of channels in each state k, state[k][i], that add up to `channels`: the expected counts rounded
+// down, then the channels left over to the largest remainders (at most 4 states).
+inline void place_channels(std::span<const double> expected, double channels, double* const* state, std::size_t i) {
+    std::array<double, 4> count{};
+    double placed = 0;
+    for (std::size_t k = 0; k < expected.size(); ++k) {
+        count[k] = std::floor(expected[k]);
+        placed += count[k];
+    }
+    while (placed < channels) {
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < expected.size(); ++k) {
+            if (expected[k] - count[k] > expected[best] - count[best]) {
+                best = k;
+            }
+        }
+        count[best] += 1;
+        placed += 1;
+    }
+    for (std::size_t k = 0; k < expected.size(); ++k) {
+        state[k][i] = count[k];
+    }
 }
 
 } // namespace cadyn::mechanisms

@@ -26,6 +26,9 @@ const mechanism& ip3r_cluster();
 // The parameter table of the Li-Rinzel IP3 receptor (permeability, d1, d2, d3, d5, a2; ip3r.cpp), shared by
 // ip3r_li_rinzel and its stochastic form ip3r_cluster, which word two meanings differently.
 std::vector<field_info> li_rinzel_parameters(std::string_view permeability_meaning, std::string_view a2_meaning);
+// The parameter table of the ryanodine receptor (ryr.cpp), shared by ryr and ryr_cluster.
+std::vector<field_info> ryr_parameters();
+const mechanism& ryr_cluster();
 const mechanism& mcu();
 const mechanism& nclx();
 const mechanism& soce();

@@ -21,6 +21,7 @@ const std::vector<const mechanism*>& all_mechanisms() {
         &mechanisms::serca_reversible(),
         &mechanisms::ghk_leak(),
         &mechanisms::ryr(),
+        &mechanisms::ryr_cluster(),
         &mechanisms::ip3r_dyk(),
         &mechanisms::ip3r_li_rinzel(),
         &mechanisms::ip3r_neymotin(),

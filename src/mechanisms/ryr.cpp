@@ -58,19 +58,7 @@ public:
                         "(adaptation rates kc+ = 1.75 s^-1, kc- = 0.1 s^-1) and Gyorke & Fill (1993) Science "
                         "260:807-809; threshold ~2 uM: cadyn default; luminal sensor EC50 0.45 mM, slope 2.5 from "
                         "the SR-Ca dependence of Shannon, Wang, Puglisi, Weber & Bers (2004) Biophys J 87:3351-3371",
-            .parameters =
-                {
-                    {"permeability", &dims::permeability, "1.6e-3 um/ms", 0, inf,
-                     "permeability P per ER membrane area with every channel open (default: 16 s^-1 of an ER with "
-                     "V/A = 0.1 um; a rate, 1/s, is taken per ER volume)"},
-                    {"kd", &dims::concentration, "2 uM", 1e-12, inf, "cytosolic Ca for half activation K (threshold)"},
-                    {"hill", &dims::dimensionless, "4", 1, 10, "Hill coefficient n of Ca activation"},
-                    {"kd_lumen", &dims::concentration, "450 uM", 0, inf,
-                     "ER Ca for half the luminal factor K_lum (0: no luminal dependence)"},
-                    {"hill_lumen", &dims::dimensionless, "2.5", 0.1, 10, "Hill coefficient m of the luminal factor"},
-                    {"k_adapt", &dims::rate, "1.75 s^-1", 0, inf, "rate at which activated channels adapt (close)"},
-                    {"k_recover", &dims::rate, "0.1 s^-1", 0, inf, "rate of recovery from adaptation"},
-                },
+            .parameters = ryr_parameters(),
             .reads = {{"ca", side::inner}, {"ca", side::outer}},
             .outputs = {"ca"},
             .states = {{"h", &dims::dimensionless, "fraction of channels not adapted", "", 0}},
@@ -115,6 +103,22 @@ private:
 };
 
 } // namespace
+
+// The parameter table of the ryr mechanism (ryr_cluster shares it and adds its own).
+std::vector<field_info> ryr_parameters() {
+    return {
+        {"permeability", &dims::permeability, "1.6e-3 um/ms", 0, inf,
+         "permeability P per ER membrane area with every channel open (default: 16 s^-1 of an ER with "
+         "V/A = 0.1 um; a rate, 1/s, is taken per ER volume)"},
+        {"kd", &dims::concentration, "2 uM", 1e-12, inf, "cytosolic Ca for half activation K (threshold)"},
+        {"hill", &dims::dimensionless, "4", 1, 10, "Hill coefficient n of Ca activation"},
+        {"kd_lumen", &dims::concentration, "450 uM", 0, inf,
+         "ER Ca for half the luminal factor K_lum (0: no luminal dependence)"},
+        {"hill_lumen", &dims::dimensionless, "2.5", 0.1, 10, "Hill coefficient m of the luminal factor"},
+        {"k_adapt", &dims::rate, "1.75 s^-1", 0, inf, "rate at which activated channels adapt (close)"},
+        {"k_recover", &dims::rate, "0.1 s^-1", 0, inf, "rate of recovery from adaptation"},
+    };
+}
 
 const mechanism& ryr() {
     static const ryr_mechanism m;

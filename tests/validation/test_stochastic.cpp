@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
+#include <tuple>
 #include <numeric>
 #include <string>
 
@@ -149,6 +152,111 @@ TEST(stochastic, gates_close_at_the_time_varying_rate_of_the_exact_method) {
     // By 2 s the survival has fallen well below 1 (the test would pass trivially if nothing closed).
     EXPECT_LT(s.h.back(), 0.8);
     RecordProperty("worst_deviation_in_sd", std::to_string(worst));
+}
+
+TEST(stochastic, ryr_channels_with_ca_clamped_reach_the_stationary_distribution_of_their_chain) {
+    // ryr_cluster, 20 channels, cytosolic Ca clamped at 1 uM: each channel is a three-state chain C -> O at
+    // alpha = k_close (c/K)^n, O -> C at k_close, O -> A at k_adapt, A -> C at k_recover, independent of the others.
+    // Rates chosen fast for the test: k_close 0.1 /ms, K = 1/0.5^(1/4) uM (alpha = 0.05 /ms), k_adapt 0.175 /ms,
+    // k_recover 0.01 /ms. Stationary: pi_O = pi_C alpha/(k_close + k_adapt), pi_A = pi_O k_adapt/k_recover:
+    // pi_C = 0.22917, pi_O = 0.04167, pi_A = 0.72917. The time average of n/N over T has an sd of at most
+    // sqrt(pi (1 - pi)/N x 2/(lambda T)), lambda the chain's slowest relaxation rate (0.0408 /ms); 5 sd allowed.
+    const double alpha = 0.05;
+    const double k_close = 0.1;
+    const double k_adapt = 0.175;
+    const double k_recover = 0.01;
+    auto sys = compile_text(fmt::format(R"(
+name = "ryr clamped"
+[[compartments]]
+name = "cyt"
+volume = "1 um^3"
+clamped = true
+concentrations = {{ ca = "1 uM" }}
+[[compartments]]
+name = "er"
+volume = "1 um^3"
+concentrations = {{ ca = "500 uM" }}
+[[membranes]]
+name = "erm"
+inner = "er"
+outer = "cyt"
+area = "1 um^2"
+[[mechanisms]]
+name = "cluster"
+type = "ryr_cluster"
+membrane = "erm"
+permeability = "0 um/ms"
+channels = 20
+kd = "{} uM"
+k_close = "{} ms^-1"
+k_adapt = "{} ms^-1"
+k_recover = "{} ms^-1"
+[run]
+t_end = "100 s"
+seed = 21
+[record]
+interval = "10 ms"
+)",
+                                        1 / std::pow(alpha / k_close, 0.25), k_close, k_adapt, k_recover));
+    cadyn::memory_recorder out({"cluster.closed", "cluster.open", "cluster.adapted"});
+    const auto r = cadyn::simulate(sys, out);
+    EXPECT_GT(r.stats.stochastic_events, 10000);
+    const double pc = 1 / (1 + alpha / (k_close + k_adapt) * (1 + k_adapt / k_recover));
+    const double po = pc * alpha / (k_close + k_adapt);
+    const double pa = po * k_adapt / k_recover;
+    ASSERT_NEAR(pc + po + pa, 1.0, 1e-12);
+    const double s = alpha + k_close + k_adapt + k_recover;
+    const double p = alpha * k_adapt + alpha * k_recover + (k_close + k_adapt) * k_recover;
+    const double slowest = (s - std::sqrt(s * s - 4 * p)) / 2;  // per ms
+    const std::size_t from = 100;                                 // after 1 s
+    const double span = out.times().back() - out.times()[from];
+    for (const auto& [name, expected]: {std::pair{"cluster.closed", pc}, {"cluster.open", po}, {"cluster.adapted", pa}}) {
+        auto fraction = out.column(name);
+        for (auto& v: fraction) {
+            v /= 20;
+        }
+        const double sd = std::sqrt(expected * (1 - expected) / 20 * 2 / (slowest * span));
+        EXPECT_NEAR(mean_of(fraction, from), expected, 5 * sd) << name << ", sd of the mean " << sd;
+    }
+}
+
+TEST(stochastic, a_loaded_store_turns_single_ryr_openings_into_sparks_and_a_depleted_one_does_not) {
+    // models/ryr_sparks.toml: 50 RyRs between a junctional ER and a cleft. With the stores at 0.5 mM a chance
+    // opening ignites the cluster (>= 10 of 50 open at once) and empties the jsr below 0.1 mM; with the stores at
+    // 0.1 mM (the ER leak scaled to keep the cytosol at rest) channels still open by chance, but the luminal sensor
+    // (L = 0.02 instead of 0.57) keeps each one's release too small to open the others: no spark.
+    std::ifstream in(std::string(CADYN_SOURCE_DIR) + "/models/ryr_sparks.toml");
+    const std::string loaded((std::istreambuf_iterator<char>(in)), {});
+    const std::string full = R"(ca = "500 uM")";
+    ASSERT_NE(loaded.find(full), std::string::npos);
+    std::string depleted = loaded;
+    for (std::size_t at; (at = depleted.find(full)) != std::string::npos;) {
+        depleted.replace(at, full.size(), R"(ca = "100 uM")");
+    }
+    const std::string leak = R"(permeability = "0.2 s^-1")";
+    ASSERT_NE(depleted.find(leak), std::string::npos);
+    depleted.replace(depleted.find(leak), leak.size(), R"(permeability = "1 s^-1")");
+    const auto run = [](const std::string& text) {
+        auto sys = cadyn::compile(cadyn::parse_model(text, "ryr_sparks.toml"));
+        cadyn::memory_recorder out({"cluster.open", "jsr.ca"});
+        cadyn::simulate(sys, out);
+        const auto& open = out.column("cluster.open");
+        int sparks = 0;
+        int openings = 0;
+        for (std::size_t i = 1; i < open.size(); ++i) {
+            sparks += open[i] >= 10 && open[i - 1] < 10 ? 1 : 0;
+            openings += open[i] >= 1 && open[i - 1] < 1 ? 1 : 0;
+        }
+        const auto& jsr = out.column("jsr.ca");
+        return std::tuple{sparks, openings, *std::min_element(jsr.begin(), jsr.end())};
+    };
+    const auto [sparks, openings, jsr_low] = run(loaded);
+    EXPECT_GE(sparks, 3);
+    EXPECT_LT(jsr_low, 100);
+    const auto [sparks_depleted, openings_depleted, jsr_low_depleted] = run(depleted);
+    EXPECT_EQ(sparks_depleted, 0);
+    EXPECT_GE(openings_depleted, 1);
+    EXPECT_GT(jsr_low_depleted, 90);
 }
 
 TEST(stochastic, a_seed_gives_the_same_run_and_another_seed_another) {
