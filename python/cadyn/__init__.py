@@ -72,7 +72,8 @@ class Model(_cadyn.Model):
             concentration);
           - ``"parameters.NAME"`` or ``"NAME"``: a user parameter of the model's [parameters];
           - ``"t_end"``, ``"rtol"``, ``"atol"``, ``"max_step"``, ``"max_steps"``, ``"start"`` (``"initial"`` or
-            ``"steady_state"``; each also as ``"run.KEY"``), ``"record.interval"``, ``"temperature"``.
+            ``"steady_state"``), ``"seed"`` (stochastic mechanisms; each also as ``"run.KEY"``),
+            ``"record.interval"``, ``"temperature"``.
 
         value is a quantity string (``"0.2 uM"``, ``"37 degC"``), or a plain number for a dimensionless value.
         Raises UnitError for a wrong unit and ModelError for an unknown key or a value out of range; the model is

@@ -211,6 +211,7 @@ const std::vector<setting>& settings() {
         {"run.atol", &dims::concentration, "uM"},   {"run.max_step", &dims::time, "ms"},
         {"run.max_steps", nullptr, "1"},            {"run.start", nullptr, ""},
         {"record.interval", &dims::time, "ms"},     {"temperature", &dims::temperature, "K"},
+        {"run.seed", nullptr, "1"},
     };
     return list;
 }
@@ -347,6 +348,12 @@ void set_value(py_model& pm, const std::string& key, const py::handle& value) {
             }
             m.run.max_steps = value.cast<long>();
         }
+        else if (full == "run.seed") {
+            if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value) || value.cast<long long>() < 0) {
+                fail(key, "expected a whole number >= 0 (the seed of the stochastic channels' random numbers)");
+            }
+            m.run.seed = static_cast<std::uint64_t>(value.cast<long long>());
+        }
         else {
             setting_value(m, full) = quantity(quantity_text_of(value, key), *s->dim, key);
         }
@@ -427,6 +434,9 @@ std::pair<py::object, std::string> get_value(const py_model& pm, const std::stri
         }
         if (full == "run.max_steps") {
             return {py::int_(m.run.max_steps), "1"};
+        }
+        if (full == "run.seed") {
+            return {py::int_(m.run.seed), "1"};
         }
         return {py::float_(setting_value(m, full)), s->unit};
     }

@@ -224,6 +224,12 @@ class LoadSetRun(unittest.TestCase):
         self.assertGreater(a.stats["stochastic_events"], 10)
         with self.assertRaises(cadyn.Error):
             m.run(t_end="1 s", seed=-1)
+        # The model's own seed, set and read back like any run setting.
+        self.assertEqual(m.get("seed"), 1)
+        d = m.copy().set("seed", 3).run(t_end="30 s", observables=["cyt.ca", "cluster.n3"])
+        np.testing.assert_array_equal(d["cluster.n3"], a["cluster.n3"])
+        with self.assertRaises(cadyn.ModelError):
+            m.set("seed", -2)
 
     def test_ctrl_c_stops_a_run(self):
         # SIGINT during a run (Ctrl-C in a notebook): the engine looks for it at output steps, at most every 20 ms
