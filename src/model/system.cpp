@@ -900,6 +900,10 @@ __attribute__((target_clones("avx2", "default"))) void stencil_add(
 
 // The first terms of every derivative: the stencil's diffusion for the fields that use it, zero for the rest.
 void system::impl::start_derivatives(const double* y, double* ydot) const {
+    if (written_first.empty()) {
+        std::fill(ydot, ydot + n_states, 0.0);  // point models, grids without a stencil
+        return;
+    }
     std::size_t from = 0;
     for (const auto& w: written_first) {
         if (w.owner != static_cast<std::size_t>(-1) && fused_now[w.owner] == 0) {
