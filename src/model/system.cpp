@@ -2493,7 +2493,19 @@ long system::fire(std::size_t k, double t, double* y, double u) {
 
 std::size_t system::field_offset(std::size_t k) const { return impl_->field_offsets.at(k); }
 
-std::vector<double> system::abs_tolerances() const { return std::vector<double>(impl_->n_states, impl_->model.run.atol); }
+std::vector<double> system::abs_tolerances() const {
+    std::vector<double> tolerances(impl_->n_states, impl_->model.run.atol);
+    // A stochastic instance's clock is dimensionless and fires at an Exp(1) threshold: an absolute error of 1e-6
+    // moves its transition by a millionth of a mean waiting time (the concentrations' atol, 1e-10 uM, would make
+    // the steps after each transition, when the clock is near 0, as small as a concentration of 1e-10 uM needs).
+    for (const auto& b: impl_->mechanisms) {
+        if (!b.prop.empty()) {
+            const std::size_t clock = b.state_offset + (b.info->states.size() - 1) * b.n;
+            std::fill_n(tolerances.begin() + static_cast<long>(clock), b.n, std::max(impl_->model.run.atol, 1e-6));
+        }
+    }
+    return tolerances;
+}
 
 system compile(model_spec model) { return system(model); }
 
