@@ -716,7 +716,7 @@ std::shared_ptr<run_data> run_model(const py_model& pm, const std::optional<std:
         }
         spec.run.seed = static_cast<std::uint64_t>(*seed);
     }
-    system sys = compile(spec);
+    system sys = compile(std::move(spec));
     const model_spec& model = sys.model();
 
     auto d = std::make_shared<run_data>();

@@ -2477,12 +2477,10 @@ long system::fire(std::size_t k, double t, double* y, double u) {
             const auto& tr = info.transitions[static_cast<std::size_t>(chosen)];
             y[b.state_offset + tr.from * b.n + i] -= 1;
             y[b.state_offset + tr.to * b.n + i] += 1;
-            // Counts stay whole numbers (the integrator may have added round-off to them).
-            for (const auto& other: info.transitions) {
-                for (const auto s: {other.from, other.to}) {
-                    double& v = y[b.state_offset + s * b.n + i];
-                    v = std::max(std::round(v), 0.0);
-                }
+            // Counts (every state but the clock) stay whole numbers: the integrator may have added round-off.
+            for (std::size_t s = 0; s + 1 < info.states.size(); ++s) {
+                double& v = y[b.state_offset + s * b.n + i];
+                v = std::max(std::round(v), 0.0);
             }
         }
         y[b.state_offset + (info.states.size() - 1) * b.n + i] = 0;  // the clock starts again
