@@ -29,8 +29,6 @@ public:
         return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
     }
 
-    std::uint64_t draws() const { return 2 * block_ - left_; }
-
 private:
     r123::Philox4x32::key_type key_;
     std::uint32_t stream_;
