@@ -16,7 +16,8 @@
 #   bench/peers/run_wave.sh [BUILD_DIR [VOXELS...]]    (default build-bench and 1000; e.g. `build-bench 1000 4000`)
 #
 # BUILD_DIR: a Release build with -DCADYN_BUILD_BENCH=ON. RUNS=N repeats each whole-process and in-process timing
-# N times (default 1; the mean is printed). Needs /usr/bin/python3 with neuron (python3-neuron), numpy, and gcc.
+# N times (default 1; the mean is printed), and each rxd run is paired with a cadyn solve run right after it: the
+# median of those pair ratios is printed last (the machine's speed drifts; pairs drift least). Needs /usr/bin/python3 with neuron (python3-neuron), numpy, and gcc.
 # 4000 voxels take rxd about a minute (half a minute of it setting up).
 set -euo pipefail
 
@@ -93,22 +94,33 @@ def timed(cmd, env=None):
     return time.perf_counter() - s, children_cpu() - c, p.stdout
 
 
-rows, ok = [], True
+rows, ok, pair_ratios = [], True, {}
 for n in voxel_counts:
     path = model_for(n)
     print(f"\n== {n} voxels")
     # rxd: each run is one whole process; setup and solve are timed inside it.
-    rxd = []
+    # Each rxd run is followed at once by one in-process cadyn solve (bm_wave_solve alone): the machine's speed
+    # drifts by up to a third within minutes here, and a ratio of two runs made side by side drifts far less than
+    # a ratio of means taken minutes apart. The median of these pair ratios is the headline number.
+    env = dict(os.environ, CADYN_WAVE_MODEL=path)
+    rxd, pairs = [], []
     for _ in range(runs):
         wall, cpu, out = timed([sys.executable, os.path.join(peers, "wave_rxd.py"), "--voxels", str(n)])
         r = json.loads(out.strip().splitlines()[-1])
         r["whole_s"], r["whole_cpu_s"] = wall, cpu
         rxd.append(r)
+        pjson = os.path.join(work, f"pair_{n}.json")
+        timed([bench, "--benchmark_filter=^bm_wave_solve", "--benchmark_repetitions=1", "--benchmark_out=" + pjson,
+               "--benchmark_out_format=json"], env=env)
+        solve = [b["real_time"] / 1e3 for b in json.load(open(pjson))["benchmarks"]
+                 if b["name"].startswith("bm_wave_solve") and b.get("run_type") == "iteration"][0]
+        pairs.append(r["solve_s"] / solve)
         print(f"rxd:   setup {r['setup_s']:.3f} s (cpu {r['setup_cpu_s']:.3f}), solve {r['solve_s']:.3f} s "
               f"(cpu {r['solve_cpu_s']:.3f}), whole process {wall:.3f} s (cpu {cpu:.3f}), "
-              f"speed {r['speed_um_per_s']} um/s")
+              f"speed {r['speed_um_per_s']} um/s; cadyn's solve right after: {solve:.3f} s, "
+              f"ratio {pairs[-1]:.2f}")
+    pair_ratios[n] = pairs
     # cadyn in process
-    env = dict(os.environ, CADYN_WAVE_MODEL=path)
     bjson = os.path.join(work, f"bench_{n}.json")
     _, _, out = timed([bench, f"--benchmark_repetitions={runs}", "--benchmark_out=" + bjson,
                        "--benchmark_out_format=json"], env=env)
@@ -155,6 +167,10 @@ print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for kind, n, rs, rv, rw, cs, cv, cw, sr, sc in rows:
     print(f"| {n} | {kind} | {rs:.3f} s | {cs * 1e3:.1f} ms | {rs / cs:.0f} | {rv:.3f} s | {cv:.3f} s | "
           f"{rv / cv:.2f} | {rw:.3f} s | {cw:.3f} s | {rw / cw:.2f} | {sr:.4f} um/s | {sc:.4f} um/s |")
+print("\n== solve ratio of each rxd run to the cadyn solve run right after it (wall)")
+for n, pairs in pair_ratios.items():
+    print(f"{n} voxels: median {float(np.median(pairs)):.2f} (min {min(pairs):.2f}, max {max(pairs):.2f}; "
+          + ", ".join(f"{p:.2f}" for p in pairs) + ")")
 print(f"\nwall: elapsed; cpu: user + system seconds of the process (and, for rxd, of the gcc it runs). "
       f"Mean of {runs} run(s) each; setup and solve timed inside each process (rxd: time.perf_counter around "
       "model construction + finitialize and cvode.solve; cadyn: Google Benchmark around read + compile + "
