@@ -7,7 +7,9 @@
 #include "direct_solver.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -23,8 +25,193 @@ namespace {
 using index = sunindextype;
 
 index length(N_Vector v) { return NV_LENGTH_S(v); }
+
+// ---- Deferred in-place sums ----
+// CVODE's predictor (cvPredict in SUNDIALS 6.4.1) moves its Nordsieck history forward by Pascal's triangle in
+// q(q+1)/2 separate calls zn[j-1] += zn[j] (N_VLinearSum(1, zn[j-1], 1, zn[j], zn[j-1])): 15 passes over three
+// long vectors at order 5, 72 % of all linear sums and 18 % of all instructions of the 1000-voxel wave; on 4000
+// voxels the history no longer fits in L2 and each pass streams it from L3. CVODE itself is Debian's -O0 build,
+// but every vector operation comes through this file. So such an in-place unit sum on a long vector that owns its
+// data is recorded instead of done, and the next operation of any kind first does all recorded sums in one sweep,
+// `block` elements at a time, so that the history is read once and stays in L1 meanwhile. Every element sees the
+// same additions in the same order: results are identical to the bit (tests/unit/test_fast_ops.cpp). What makes
+// this safe is that nothing reaches a vector's data but through its operations: use_fast_vector_ops() gives a
+// long vector versions of all of them that first do the pending sums (settled<>), array_pointer() included, which
+// is how right-hand sides, Jacobians and linear solvers get at the data; destroy() and set_array_pointer() do them
+// too. Short vectors keep the plain operations (a point model pays nothing): pending sums are only ever on long
+// vectors, which a short vector's operation does not touch. A vector made around someone else's memory
+// (N_VMake_Serial) is never deferred, since that memory may go away without an operation. One list per thread.
+struct pending_sum {
+    double* z;        // z += y
+    const double* y;
+};
+struct deferred_sums {
+    static constexpr std::size_t capacity = 32;  // BDF's predictor needs 15
+    std::array<pending_sum, capacity> sums{};
+    std::size_t count = 0;
+    index n = 0;  // the length of every pending sum's vectors
+};
+thread_local deferred_sums deferred;
+constexpr index defer_from = 256;  // shorter vectors are summed at once (they sit in L1 anyway)
+constexpr index block = 256;       // elements per vector per sweep step: 2 KiB, ~12 KiB for the whole history
+
+// The predictor's sums for order q, zn[j-1] += zn[j] for k = 1 .. q and j = q down to k, on each element with the
+// history in registers (two elements at a time): q + 1 loads, q(q+1)/2 additions and q stores per element instead
+// of a load, a load, an addition and a store per sum. The same additions in the same order.
+// Element i (T = double) or elements i, i + 1 (T = a pair of doubles) of the predicted history.
+template <int Q, class T>
+void pascal_at(const std::array<double*, 6>& zn, index i) {
+    T v[Q + 1];
+#pragma GCC unroll 8
+    for (int j = 0; j <= Q; ++j) {
+        std::memcpy(&v[j], zn[static_cast<std::size_t>(j)] + i, sizeof(T));
+    }
+#pragma GCC unroll 8
+    for (int k = 1; k <= Q; ++k) {
+#pragma GCC unroll 8
+        for (int j = Q; j >= k; --j) {
+            v[j - 1] += v[j];
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < Q; ++j) {
+        std::memcpy(zn[static_cast<std::size_t>(j)] + i, &v[j], sizeof(T));
+    }
+}
+
+template <int Q>
+void pascal(const std::array<double*, 6>& zn, index n) {
+    using pair = double __attribute__((vector_size(16)));
+    index i = 0;
+    for (; i + 2 <= n; i += 2) {
+        pascal_at<Q, pair>(zn, i);
+    }
+    for (; i < n; ++i) {
+        pascal_at<Q, double>(zn, i);
+    }
+}
+
+// The order q when the pending sums are exactly the predictor's (above) on q + 1 distinct vectors, which go to zn;
+// else 0.
+int predictor_order(const deferred_sums& d, std::array<double*, 6>& zn) {
+    int q = 0;
+    while (q < 5 && static_cast<std::size_t>((q + 1) * (q + 2) / 2) <= d.count) {
+        ++q;
+    }
+    if (q == 0 || static_cast<std::size_t>(q * (q + 1) / 2) != d.count) {
+        return 0;
+    }
+    // The first q sums name the vectors: zn[q-1] += zn[q], zn[q-2] += zn[q-1], ..., zn[0] += zn[1].
+    zn[static_cast<std::size_t>(q)] = const_cast<double*>(d.sums[0].y);
+    for (int j = q; j >= 1; --j) {
+        const auto& s = d.sums[static_cast<std::size_t>(q - j)];
+        if (s.y != zn[static_cast<std::size_t>(j)]) {
+            return 0;
+        }
+        zn[static_cast<std::size_t>(j - 1)] = s.z;
+    }
+    for (int a = 0; a <= q; ++a) {
+        for (int b = a + 1; b <= q; ++b) {
+            if (zn[static_cast<std::size_t>(a)] == zn[static_cast<std::size_t>(b)]) {
+                return 0;
+            }
+        }
+    }
+    std::size_t e = 0;
+    for (int k = 1; k <= q; ++k) {
+        for (int j = q; j >= k; --j, ++e) {
+            if (d.sums[e].z != zn[static_cast<std::size_t>(j - 1)] || d.sums[e].y != zn[static_cast<std::size_t>(j)]) {
+                return 0;
+            }
+        }
+    }
+    return q;
+}
+
+[[gnu::noinline]] void run_deferred() noexcept {
+    auto& d = deferred;
+    std::array<double*, 6> zn{};
+    switch (predictor_order(d, zn)) {
+    case 1: pascal<1>(zn, d.n); d.count = 0; return;
+    case 2: pascal<2>(zn, d.n); d.count = 0; return;
+    case 3: pascal<3>(zn, d.n); d.count = 0; return;
+    case 4: pascal<4>(zn, d.n); d.count = 0; return;
+    case 5: pascal<5>(zn, d.n); d.count = 0; return;
+    default: break;
+    }
+    for (index lo = 0; lo < d.n; lo += block) {
+        const index hi = std::min(d.n, lo + block);
+        for (std::size_t k = 0; k < d.count; ++k) {
+            double* z = d.sums[k].z;
+            const double* y = d.sums[k].y;
+            for (index i = lo; i < hi; ++i) {
+                z[i] += y[i];
+            }
+        }
+    }
+    d.count = 0;
+}
+
+void settle() noexcept {
+    if (deferred.count != 0) {
+        run_deferred();
+    }
+}
+
+// z = x + y with z = x: record it when it may wait (see above); false when it must be done now.
+bool defer_sum(N_Vector x, N_Vector y) noexcept {
+    const index n = NV_LENGTH_S(x);
+    if (n < defer_from || x == y || !NV_OWN_DATA_S(x) || !NV_OWN_DATA_S(y)) {
+        return false;
+    }
+    auto& d = deferred;
+    if (d.count == deferred_sums::capacity || (d.count != 0 && d.n != n)) {
+        run_deferred();
+    }
+    d.n = n;
+    d.sums[d.count++] = {NV_DATA_S(x), NV_DATA_S(y)};
+    return true;
+}
+
 double* data(N_Vector v) { return NV_DATA_S(v); }
 double* array_pointer(N_Vector v) { return NV_DATA_S(v); }
+void destroy(N_Vector v) {
+    settle();
+    N_VDestroy_Serial(v);
+}
+void set_array_pointer(double* p, N_Vector v) {
+    settle();
+    N_VSetArrayPointer_Serial(p, v);
+}
+void print(N_Vector v) {
+    settle();
+    N_VPrint_Serial(v);
+}
+void print_file(N_Vector v, FILE* f) {
+    settle();
+    N_VPrintFile_Serial(v, f);
+}
+int buffer_pack(N_Vector v, void* buffer) {
+    settle();
+    return N_VBufPack_Serial(v, buffer);
+}
+int buffer_unpack(N_Vector v, void* buffer) {
+    settle();
+    return N_VBufUnpack_Serial(v, buffer);
+}
+
+// settled<f>: f after the pending sums.
+template <auto F>
+struct settling;
+template <class R, class... A, R (*F)(A...)>
+struct settling<F> {
+    static R call(A... a) {
+        settle();
+        return F(a...);
+    }
+};
+template <auto F>
+constexpr auto settled = &settling<F>::call;
 
 // sum over i of f(i), in four partial sums.
 template <class F>
@@ -50,9 +237,9 @@ double sum4(index n, F f) {
 // bit: signed zeros differ, e.g. y - x = +0 where -1 (x - y) = -0).
 void linear_sum(double a, N_Vector x, double b, N_Vector y, N_Vector z) {
     const index n = length(x);
-    const double* xd = data(x);
-    const double* yd = data(y);
-    double* zd = data(z);
+    const double* xd = NV_DATA_S(x);
+    const double* yd = NV_DATA_S(y);
+    double* zd = NV_DATA_S(z);
     // y += a x (as Vaxpy: a = 1 adds, a = -1 subtracts)
     const auto axpy = [n](double c, const double* u, double* v) {
         if (c == 1.0) {
@@ -126,6 +313,15 @@ void linear_sum(double a, N_Vector x, double b, N_Vector y, N_Vector z) {
     for (index i = 0; i < n; ++i) {
         zd[i] = a * xd[i] + b * yd[i];
     }
+}
+
+// A long vector's linear sum: an in-place unit sum is deferred (above); anything else first does the deferred sums.
+void linear_sum_deferring(double a, N_Vector x, double b, N_Vector y, N_Vector z) {
+    if (a == 1.0 && b == 1.0 && z == x && defer_sum(x, y)) {
+        return;
+    }
+    settle();
+    linear_sum(a, x, b, y, z);
 }
 
 void constant(double c, N_Vector z) { std::fill(data(z), data(z) + length(z), c); }
@@ -549,6 +745,7 @@ int dense_setup(SUNLinearSolver s, SUNMatrix a) {
 }
 
 int dense_solve(SUNLinearSolver s, SUNMatrix a, N_Vector x, N_Vector b, double) {
+    settle();  // x and b may be long vectors with pending sums
     auto& c = content_of(s);
     const index n = c.n;
     const index m = c.leading;
@@ -629,6 +826,57 @@ void use_fast_vector_ops(N_Vector v) {
     ops->nvminquotientlocal = min_quotient;
     ops->nvwsqrsumlocal = weighted_square_sum;
     ops->nvwsqrsummasklocal = weighted_square_sum_mask;
+    ops->nvdotprodmultilocal = dot_multi;
+    if (length(v) >= defer_from) {  // every operation that reads or writes the data does the pending sums first
+        ops->nvgetarraypointer = settled<array_pointer>;
+        ops->nvlinearsum = linear_sum_deferring;
+        ops->nvconst = settled<constant>;
+        ops->nvprod = settled<product>;
+        ops->nvdiv = settled<divide>;
+        ops->nvscale = settled<scale>;
+        ops->nvabs = settled<absolute>;
+        ops->nvinv = settled<inverse>;
+        ops->nvaddconst = settled<add_constant>;
+        ops->nvdotprod = settled<dot>;
+        ops->nvmaxnorm = settled<max_norm>;
+        ops->nvwrmsnorm = settled<wrms_norm>;
+        ops->nvwrmsnormmask = settled<wrms_norm_mask>;
+        ops->nvmin = settled<minimum>;
+        ops->nvwl2norm = settled<wl2_norm>;
+        ops->nvl1norm = settled<l1_norm>;
+        ops->nvcompare = settled<compare>;
+        ops->nvinvtest = settled<inverse_test>;
+        ops->nvconstrmask = settled<constraint_mask>;
+        ops->nvminquotient = settled<min_quotient>;
+        ops->nvlinearcombination = settled<linear_combination>;
+        ops->nvscaleaddmulti = settled<scale_add_multi>;
+        ops->nvdotprodmulti = settled<dot_multi>;
+        ops->nvdotprodlocal = settled<dot>;
+        ops->nvmaxnormlocal = settled<max_norm>;
+        ops->nvminlocal = settled<minimum>;
+        ops->nvl1normlocal = settled<l1_norm>;
+        ops->nvinvtestlocal = settled<inverse_test>;
+        ops->nvconstrmasklocal = settled<constraint_mask>;
+        ops->nvminquotientlocal = settled<min_quotient>;
+        ops->nvwsqrsumlocal = settled<weighted_square_sum>;
+        ops->nvwsqrsummasklocal = settled<weighted_square_sum_mask>;
+        ops->nvdotprodmultilocal = settled<dot_multi>;
+    }
+    // The operations of nvector_serial that stay reach the data only after the deferred sums are done.
+    ops->nvdestroy = destroy;
+    ops->nvsetarraypointer = set_array_pointer;
+    ops->nvprint = print;
+    ops->nvprintfile = print_file;
+    ops->nvbufpack = buffer_pack;
+    ops->nvbufunpack = buffer_unpack;
+    // No vector-array operations (SUNDIALS then loops over the ones above).
+    ops->nvlinearsumvectorarray = nullptr;
+    ops->nvscalevectorarray = nullptr;
+    ops->nvconstvectorarray = nullptr;
+    ops->nvwrmsnormvectorarray = nullptr;
+    ops->nvwrmsnormmaskvectorarray = nullptr;
+    ops->nvscaleaddmultivectorarray = nullptr;
+    ops->nvlinearcombinationvectorarray = nullptr;
 }
 
 void use_fast_matrix_ops(SUNMatrix m) {
