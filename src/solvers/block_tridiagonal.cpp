@@ -361,6 +361,11 @@ struct block_content {
     std::vector<std::size_t> state_position;  // per state: its position, block K + row
     std::vector<std::size_t> position_state;  // per position b K + i: the state there, or none (padding)
     std::vector<std::size_t> block_states;    // per block: its states (k_b <= K)
+    // When every block has K states and block b's state l is strided[l] + b (each field laid out voxel after voxel,
+    // in chain order: a cable's or shells' usual layout), the solve moves the right-hand side into block order and
+    // the solution back by these strides instead of through state_position (no index array to read, and the
+    // writes in order); empty otherwise.
+    std::vector<std::size_t> strided;
     // Every value setup() gathers, in one array, so that each matrix entry has one slot to add into:
     //  - per block, 3 K^2 values from b 3 K^2: D_b (D'_b's LU once factorised), L_b (F_b below the middle once
     //    factorised), U_b (C_b above the middle);
@@ -405,8 +410,8 @@ int block_space(SUNLinearSolver s, long* real_words, long* integer_words) {
     const auto& c = content_of(s);
     *real_words = static_cast<long>(c.slots.size() + c.work.size() + c.scratch.size());
     *integer_words = static_cast<long>(
-        c.state_block.size() + c.state_local.size() + c.state_position.size() + c.position_state.size() +
-        c.block_states.size() + c.row_start.size() + c.row_column.size() + c.known_columns.size() +
+        c.strided.size() + c.state_block.size() + c.state_local.size() + c.state_position.size() +
+        c.position_state.size() + c.block_states.size() + c.row_start.size() + c.row_column.size() + c.known_columns.size() +
         c.known_rows.size() + c.target.size() + c.outside.size() + c.row_fill.size() + c.pivots.size() +
         c.permutation.size());
     return SUNLS_SUCCESS;
@@ -694,15 +699,35 @@ int block_solve(SUNLinearSolver s, SUNMatrix, N_Vector x, N_Vector b, double) {
     if (c.work.size() > n) {
         std::fill(c.work.begin(), c.work.end(), 0.0);  // the padding (a NaN in it would reach every block)
     }
-    const std::size_t* position = c.state_position.data();
-    for (std::size_t i = 0; i < n; ++i) {
-        w[position[i]] = bd[i];
+    if (!c.strided.empty()) {
+        dispatch(c.k, [&](auto fixed) {
+            constexpr std::size_t Fixed = decltype(fixed)::value;
+            const std::size_t k = block_size<Fixed>(c.k);
+            const std::size_t* base = c.strided.data();
+            for (std::size_t v = 0; v < c.blocks; ++v) {
+                for (std::size_t l = 0; l < k; ++l) {
+                    w[v * k + l] = bd[base[l] + v];
+                }
+            }
+            sweep<Fixed>(c, w, c.scratch.data());
+            for (std::size_t v = 0; v < c.blocks; ++v) {
+                for (std::size_t l = 0; l < k; ++l) {
+                    xd[base[l] + v] = w[v * k + l];
+                }
+            }
+        });
     }
-    if (c.blocks > 0) {
-        dispatch(c.k, [&](auto fixed) { sweep<decltype(fixed)::value>(c, w, c.scratch.data()); });
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-        xd[i] = w[position[i]];
+    else {
+        const std::size_t* position = c.state_position.data();
+        for (std::size_t i = 0; i < n; ++i) {
+            w[position[i]] = bd[i];
+        }
+        if (c.blocks > 0) {
+            dispatch(c.k, [&](auto fixed) { sweep<decltype(fixed)::value>(c, w, c.scratch.data()); });
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            xd[i] = w[position[i]];
+        }
     }
     // The budget channels: M_qq x_q = b_q - sum_j M_qj x_j over the states j (a channel's row spans the whole
     // chain: four partial sums, so that the additions do not wait for each other).
@@ -788,6 +813,21 @@ SUNLinearSolver make_block_tridiagonal_solver(SUNContext context, const std::vec
     for (std::size_t i = 0; i < n; ++i) {
         c.state_position[i] = c.state_block[i] * c.k + c.state_local[i];
         c.position_state[c.state_position[i]] = i;
+    }
+    const auto full = [&](std::size_t k) { return k == c.k; };
+    if (c.blocks > 0 && std::all_of(c.block_states.begin(), c.block_states.end(), full)) {
+        c.strided.resize(c.k);
+        for (std::size_t l = 0; l < c.k; ++l) {
+            c.strided[l] = c.position_state[l];  // block 0's state l
+        }
+        for (std::size_t b = 0; b < c.blocks && !c.strided.empty(); ++b) {
+            for (std::size_t l = 0; l < c.k; ++l) {
+                if (c.position_state[b * c.k + l] != c.strided[l] + b) {
+                    c.strided.clear();
+                    break;
+                }
+            }
+        }
     }
     std::size_t entries = 0;
     std::size_t budget_entries = 0;

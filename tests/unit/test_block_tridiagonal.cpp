@@ -53,23 +53,34 @@ struct chain_problem {
     std::vector<std::vector<double>> values;  // per column, in pattern order: M = I - gamma J
 };
 
+// With field_by_field (and min_block = max_block = K): voxels in chain order and the states laid out as a cable's
+// are, K fields of `chain` values each (state l * chain + v is voxel v's l-th), which the solver moves by strides.
 chain_problem random_chain(std::mt19937_64& rng, std::size_t chain, std::size_t max_block, std::size_t channels,
-                           std::size_t min_block = 1) {
+                           std::size_t min_block = 1, bool field_by_field = false) {
     std::uniform_int_distribution<std::size_t> block_size(min_block, max_block);
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     chain_problem p;
     // Voxel ids: position i in the chain is voxel id[i].
     std::vector<std::size_t> id(chain);
     std::iota(id.begin(), id.end(), 0);
-    std::shuffle(id.begin(), id.end(), rng);
     std::vector<std::vector<std::size_t>> states_at(chain);  // per chain position
-    for (std::size_t v = 0; v < chain; ++v) {
-        const std::size_t k = block_size(rng);
-        for (std::size_t i = 0; i < k; ++i) {
-            p.voxels.push_back(id[v]);
+    if (field_by_field) {
+        for (std::size_t l = 0; l < max_block; ++l) {
+            for (std::size_t v = 0; v < chain; ++v) {
+                p.voxels.push_back(v);
+            }
         }
     }
-    std::shuffle(p.voxels.begin(), p.voxels.end(), rng);
+    else {
+        std::shuffle(id.begin(), id.end(), rng);
+        for (std::size_t v = 0; v < chain; ++v) {
+            const std::size_t k = block_size(rng);
+            for (std::size_t i = 0; i < k; ++i) {
+                p.voxels.push_back(id[v]);
+            }
+        }
+        std::shuffle(p.voxels.begin(), p.voxels.end(), rng);
+    }
     p.n = p.voxels.size();
     p.total = p.n + channels;
     std::vector<std::size_t> position(chain);
@@ -262,14 +273,15 @@ std::vector<double> block_solve(SUNLinearSolver s, SUNMatrix m, const std::vecto
 // Solve random chains of the given lengths and block sizes against the dense LU; the worst normwise backward error
 // and the worst difference from the dense LU's solution, relative to its largest value.
 std::pair<double, double> solve_random_chains(std::mt19937_64& rng, const std::vector<std::size_t>& lengths,
-                                              std::size_t min_block, std::size_t max_block) {
+                                              std::size_t min_block, std::size_t max_block,
+                                              bool field_by_field = false) {
     std::uniform_int_distribution<std::size_t> budget(0, 3);
     std::uniform_real_distribution<double> unit(-1.0, 1.0);
     context ctx;
     double worst_residual = 0;
     double worst_difference = 0;
     for (const auto length: lengths) {
-        const auto p = random_chain(rng, length, max_block, budget(rng), min_block);
+        const auto p = random_chain(rng, length, max_block, budget(rng), min_block, field_by_field);
         EXPECT_TRUE(block_tridiagonal_applies(p.voxels, p.pattern));
         solver s(make_block_tridiagonal_solver(ctx, p.voxels, p.pattern));
         EXPECT_EQ(SUNLinSolInitialize(s.get()), SUNLS_SUCCESS);
@@ -315,6 +327,18 @@ TEST(block_tridiagonal, every_compiled_block_size_and_the_run_time_one) {
     std::mt19937_64 rng(99);
     for (std::size_t k = 1; k <= 10; ++k) {
         const auto [residual, difference] = solve_random_chains(rng, {1, 2, 3, 8, 41}, k, k);
+        EXPECT_LT(residual, 5e-14) << k << " states per voxel";
+        EXPECT_LT(difference, 1e-11) << k << " states per voxel";
+    }
+}
+
+TEST(block_tridiagonal, states_laid_out_field_by_field_as_on_a_cable) {
+    // Every voxel with K states and state l * chain + v the l-th of voxel v (a cable's layout: the solver moves the
+    // right-hand side and the solution by strides instead of through its index array): the compiled sizes and the
+    // run-time one, chains of 1, 2, 3, 8 and 41 voxels, 0..3 budget channels. Same bounds as above.
+    std::mt19937_64 rng(31);
+    for (std::size_t k = 1; k <= 10; ++k) {
+        const auto [residual, difference] = solve_random_chains(rng, {1, 2, 3, 8, 41}, k, k, true);
         EXPECT_LT(residual, 5e-14) << k << " states per voxel";
         EXPECT_LT(difference, 1e-11) << k << " states per voxel";
     }
