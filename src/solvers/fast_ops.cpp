@@ -40,7 +40,8 @@ index length(N_Vector v) { return NV_LENGTH_S(v); }
 // is how right-hand sides, Jacobians and linear solvers get at the data; destroy() and set_array_pointer() do them
 // too. Short vectors keep the plain operations (a point model pays nothing): pending sums are only ever on long
 // vectors, which a short vector's operation does not touch. A vector made around someone else's memory
-// (N_VMake_Serial) is never deferred, since that memory may go away without an operation. One list per thread.
+// (N_VMake_Serial) is never deferred, since that memory may go away without an operation. One list per thread;
+// finish_vector_ops() empties it when CVode() or KINSol() returns.
 struct pending_sum {
     double* z;        // z += y
     const double* y;
@@ -795,6 +796,8 @@ int dense_solve(SUNLinearSolver s, SUNMatrix a, N_Vector x, N_Vector b, double) 
 }
 
 } // namespace
+
+void finish_vector_ops() noexcept { settle(); }
 
 void use_fast_vector_ops(N_Vector v) {
     auto* ops = v->ops;

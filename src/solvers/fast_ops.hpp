@@ -16,8 +16,14 @@
 
 namespace cadyn::detail {
 
-// Replace the operations of a serial N_Vector (N_VNew_Serial) with compiled ones.
+// Replace the operations of a serial N_Vector (N_VNew_Serial) with compiled ones. On vectors of 256 values and
+// more, an in-place sum x += y (CVODE's predictor) may be deferred to the next vector operation of the same thread
+// (fast_ops.cpp says why and how); every operation, the data pointer included, does it first.
 void use_fast_vector_ops(N_Vector v);
+
+// Do the calling thread's deferred sums now. Called when CVode() or KINSol() returns, so that nothing is left
+// pending between calls and the next call may come from another thread.
+void finish_vector_ops() noexcept;
 
 // Replace zero, copy, scale-add-identity and matvec of a dense or CSC sparse SUNMatrix with compiled ones. The
 // sparse versions handle a matrix whose structure holds every diagonal entry and, for copy, the same structure

@@ -610,6 +610,7 @@ public:
         data_.underflow_warnings = 0;
         data_.stalled = false;
         const int flag = CVode(m, tout, y_.get(), &reached, CV_NORMAL);
+        detail::finish_vector_ops();
         data_.guard.rethrow();
         if (flag < 0) {
             throw solver_error(diagnose(flag, reached));
@@ -1174,6 +1175,7 @@ bool kinsol_solve(system& sys, std::vector<double>& y) {
     }
     KINSetErrHandlerFn(m, [](int, const char*, const char*, char*, void*) {}, nullptr);
     const int flag = KINSol(m, u.get(), KIN_LINESEARCH, u_scale.get(), f_scale.get());
+    detail::finish_vector_ops();
     data.rhs.guard.rethrow();
     const double* r = N_VGetArrayPointer(u.get());
     std::vector<double> candidate(r, r + n);

@@ -385,6 +385,18 @@ TEST(fast_ops, deferred_sums_are_done_before_a_vector_goes_or_lends_its_memory) 
         }
     }
     {
+        // finish_vector_ops() (called when CVode() and KINSol() return) leaves nothing pending: the content itself,
+        // read past the operations (as another thread would find it), holds the sum.
+        auto x = history({xv}, ctx, true);
+        auto y = history({yv}, ctx, true);
+        N_VLinearSum(1.0, x[0].get(), 1.0, y[0].get(), x[0].get());
+        EXPECT_EQ(NV_DATA_S(x[0].get())[0], xv[0]);  // deferred (vectors of 1000)
+        cadyn::detail::finish_vector_ops();
+        for (std::size_t i = 0; i < n; ++i) {
+            ASSERT_EQ(NV_DATA_S(x[0].get())[i], xv[i] + yv[i]) << i;
+        }
+    }
+    {
         const std::vector<double> small_x(xv.begin(), xv.begin() + 8);
         const std::vector<double> small_y(yv.begin(), yv.begin() + 8);
         auto x = history({small_x}, ctx, true);
