@@ -17,7 +17,8 @@
 #
 # BUILD_DIR: a Release build with -DCADYN_BUILD_BENCH=ON. RUNS=N repeats each whole-process and in-process timing
 # N times (default 1; the mean is printed), and each rxd run is paired with a cadyn solve run right after it: the
-# median of those pair ratios is printed last (the machine's speed drifts; pairs drift least). Needs /usr/bin/python3 with neuron (python3-neuron), numpy, and gcc.
+# median of those pair ratios is printed last (the machine's speed drifts; pairs drift least). Needs
+# /usr/bin/python3 with neuron (python3-neuron), numpy, and gcc.
 # 4000 voxels take rxd about a minute (half a minute of it setting up).
 set -euo pipefail
 

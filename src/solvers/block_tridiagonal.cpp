@@ -411,9 +411,9 @@ int block_space(SUNLinearSolver s, long* real_words, long* integer_words) {
     *real_words = static_cast<long>(c.slots.size() + c.work.size() + c.scratch.size());
     *integer_words = static_cast<long>(
         c.strided.size() + c.state_block.size() + c.state_local.size() + c.state_position.size() +
-        c.position_state.size() + c.block_states.size() + c.row_start.size() + c.row_column.size() + c.known_columns.size() +
-        c.known_rows.size() + c.target.size() + c.outside.size() + c.row_fill.size() + c.pivots.size() +
-        c.permutation.size());
+        c.position_state.size() + c.block_states.size() + c.row_start.size() + c.row_column.size() +
+        c.known_columns.size() + c.known_rows.size() + c.target.size() + c.outside.size() + c.row_fill.size() +
+        c.pivots.size() + c.permutation.size());
     return SUNLS_SUCCESS;
 }
 

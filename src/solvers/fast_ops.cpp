@@ -32,8 +32,9 @@ index length(N_Vector v) { return NV_LENGTH_S(v); }
 // long vectors at order 5, 72 % of all linear sums and 18 % of all instructions of the 1000-voxel wave; on 4000
 // voxels the history no longer fits in L2 and each pass streams it from L3. CVODE itself is Debian's -O0 build,
 // but every vector operation comes through this file. So such an in-place unit sum on a long vector that owns its
-// data is recorded instead of done, and the next operation of any kind first does all recorded sums in one sweep,
-// `block` elements at a time, so that the history is read once and stays in L1 meanwhile. Every element sees the
+// data is recorded instead of done, and the next operation of any kind first does all recorded sums in one pass:
+// when they are the predictor's, with each element's history in registers (pascal()), else `block` elements at a
+// time in the recorded order, so that the vectors are read once and stay in L1 meanwhile. Every element sees the
 // same additions in the same order: results are identical to the bit (tests/unit/test_fast_ops.cpp). What makes
 // this safe is that nothing reaches a vector's data but through its operations: use_fast_vector_ops() gives a
 // long vector versions of all of them that first do the pending sums (settled<>), array_pointer() included, which
@@ -56,10 +57,7 @@ thread_local deferred_sums deferred;
 constexpr index defer_from = 256;  // shorter vectors are summed at once (they sit in L1 anyway)
 constexpr index block = 256;       // elements per vector per sweep step: 2 KiB, ~12 KiB for the whole history
 
-// The predictor's sums for order q, zn[j-1] += zn[j] for k = 1 .. q and j = q down to k, on each element with the
-// history in registers (two elements at a time): q + 1 loads, q(q+1)/2 additions and q stores per element instead
-// of a load, a load, an addition and a store per sum. The same additions in the same order.
-// Element i (T = double) or elements i, i + 1 (T = a pair of doubles) of the predicted history.
+// Element i (T = double) or elements i, i + 1 (T = a pair of doubles) of pascal() below.
 template <int Q, class T>
 void pascal_at(const std::array<double*, 6>& zn, index i) {
     T v[Q + 1];
@@ -80,6 +78,9 @@ void pascal_at(const std::array<double*, 6>& zn, index i) {
     }
 }
 
+// The predictor's sums for order q, zn[j-1] += zn[j] for k = 1 .. q and j = q down to k, on each element with the
+// history in registers (two elements at a time): q + 1 loads, q(q+1)/2 additions and q stores per element instead
+// of a load, a load, an addition and a store per sum. The same additions in the same order.
 template <int Q>
 void pascal(const std::array<double*, 6>& zn, index n) {
     using pair = double __attribute__((vector_size(16)));
@@ -238,9 +239,9 @@ double sum4(index n, F f) {
 // bit: signed zeros differ, e.g. y - x = +0 where -1 (x - y) = -0).
 void linear_sum(double a, N_Vector x, double b, N_Vector y, N_Vector z) {
     const index n = length(x);
-    const double* xd = NV_DATA_S(x);
-    const double* yd = NV_DATA_S(y);
-    double* zd = NV_DATA_S(z);
+    const double* xd = data(x);
+    const double* yd = data(y);
+    double* zd = data(z);
     // y += a x (as Vaxpy: a = 1 adds, a = -1 subtracts)
     const auto axpy = [n](double c, const double* u, double* v) {
         if (c == 1.0) {

@@ -335,10 +335,10 @@ int clock_roots(sunrealtype, N_Vector y, sunrealtype* g, void* user) noexcept {
 }
 
 // CVODE's error weights (CVodeWFtolerances): the same values as CVodeSVtolerances gives; -1 (CVODE stops) when a
-// tolerance is not positive. Two loops rather than one with a running minimum, which does not vectorise (a minimum of
-// doubles, for its NaN rules, nor a count beside the divisions, in GCC 12): the divisions, 5 % of the 4000-voxel
-// wave, go two at a time. A tolerance of +0 gives a weight of +inf, one below 0 a negative weight (so does -0); a
-// positive one below 1/DBL_MAX (5.6e-309) also gives +inf and is refused too.
+// tolerance is not positive. Two loops: the divisions alone, which vectorise (5 % of the 4000-voxel wave, now two
+// at a time; with a running minimum beside them, or in GCC 12 a count, they do not), then the check on the weights.
+// A tolerance of +0 gives a weight of +inf, one below 0 a negative weight (so does -0); a positive one below
+// 1/DBL_MAX (5.6e-309) also gives +inf and is refused too. A NaN passes, as before.
 int error_weights(N_Vector y, N_Vector ewt, void* user) noexcept {
     const auto* d = static_cast<const rhs_data*>(user);
     const sunindextype n = N_VGetLength(y);
