@@ -814,20 +814,18 @@ SUNLinearSolver make_block_tridiagonal_solver(SUNContext context, const std::vec
         c.state_position[i] = c.state_block[i] * c.k + c.state_local[i];
         c.position_state[c.state_position[i]] = i;
     }
-    const auto full = [&](std::size_t k) { return k == c.k; };
-    if (c.blocks > 0 && std::all_of(c.block_states.begin(), c.block_states.end(), full)) {
-        c.strided.resize(c.k);
-        for (std::size_t l = 0; l < c.k; ++l) {
-            c.strided[l] = c.position_state[l];  // block 0's state l
-        }
-        for (std::size_t b = 0; b < c.blocks && !c.strided.empty(); ++b) {
-            for (std::size_t l = 0; l < c.k; ++l) {
-                if (c.position_state[b * c.k + l] != c.strided[l] + b) {
-                    c.strided.clear();
-                    break;
-                }
+    // Strided: block b's state l is block 0's state l plus b, for every block (a padding position, none, never
+    // matches: no padding then).
+    const auto strided = [&] {
+        for (std::size_t p = 0; p < c.position_state.size(); ++p) {
+            if (c.position_state[p] != c.position_state[p % c.k] + p / c.k) {
+                return false;
             }
         }
+        return true;
+    };
+    if (c.blocks > 0 && strided()) {
+        c.strided.assign(c.position_state.begin(), c.position_state.begin() + static_cast<std::ptrdiff_t>(c.k));
     }
     std::size_t entries = 0;
     std::size_t budget_entries = 0;

@@ -134,20 +134,20 @@ int predictor_order(const deferred_sums& d, std::array<double*, 6>& zn) {
     auto& d = deferred;
     std::array<double*, 6> zn{};
     switch (predictor_order(d, zn)) {
-    case 1: pascal<1>(zn, d.n); d.count = 0; return;
-    case 2: pascal<2>(zn, d.n); d.count = 0; return;
-    case 3: pascal<3>(zn, d.n); d.count = 0; return;
-    case 4: pascal<4>(zn, d.n); d.count = 0; return;
-    case 5: pascal<5>(zn, d.n); d.count = 0; return;
-    default: break;
-    }
-    for (index lo = 0; lo < d.n; lo += block) {
-        const index hi = std::min(d.n, lo + block);
-        for (std::size_t k = 0; k < d.count; ++k) {
-            double* z = d.sums[k].z;
-            const double* y = d.sums[k].y;
-            for (index i = lo; i < hi; ++i) {
-                z[i] += y[i];
+    case 1: pascal<1>(zn, d.n); break;
+    case 2: pascal<2>(zn, d.n); break;
+    case 3: pascal<3>(zn, d.n); break;
+    case 4: pascal<4>(zn, d.n); break;
+    case 5: pascal<5>(zn, d.n); break;
+    default:
+        for (index lo = 0; lo < d.n; lo += block) {
+            const index hi = std::min(d.n, lo + block);
+            for (std::size_t k = 0; k < d.count; ++k) {
+                double* z = d.sums[k].z;
+                const double* y = d.sums[k].y;
+                for (index i = lo; i < hi; ++i) {
+                    z[i] += y[i];
+                }
             }
         }
     }
@@ -214,6 +214,9 @@ struct settling<F> {
 };
 template <auto F>
 constexpr auto settled = &settling<F>::call;
+// The operation a vector gets: settled on a long vector (one that may have pending sums), plain on a short one.
+template <bool Long, auto F>
+constexpr decltype(F) pick = Long ? settled<F> : F;
 
 // sum over i of f(i), in four partial sums.
 template <class F>
@@ -566,13 +569,14 @@ int scale_add_multi(int nvec, double* a, N_Vector x, N_Vector* y, N_Vector* z) {
     const index n = length(x);
     const double* xd = data(x);
     for (index lo = 0; lo < n; lo += block) {
-        const index hi = std::min(n, lo + block);
+        const index m = std::min(block, n - lo);
+        const double* xb = xd + lo;
         for (int k = 0; k < nvec; ++k) {
-            const double* yd = data(y[k]);
-            double* zd = data(z[k]);
+            const double* yb = data(y[k]) + lo;
+            double* zb = data(z[k]) + lo;
             const double ak = a[k];
-            for (index i = lo; i < hi; ++i) {
-                zd[i] = ak * xd[i] + yd[i];
+            for (index i = 0; i < m; ++i) {
+                zb[i] = ak * xb[i] + yb[i];
             }
         }
     }
@@ -796,80 +800,57 @@ int dense_solve(SUNLinearSolver s, SUNMatrix a, N_Vector x, N_Vector b, double) 
     return SUNLS_SUCCESS;
 }
 
+// Every operation of this file into a vector's table; on a long vector each one that reads or writes the data does
+// the pending sums first, and the linear sum may defer.
+template <bool Long>
+void set_vector_ops(N_Vector_Ops ops) {
+    ops->nvgetarraypointer = pick<Long, array_pointer>;
+    ops->nvgetlength = length;
+    ops->nvlinearsum = Long ? linear_sum_deferring : linear_sum;
+    ops->nvconst = pick<Long, constant>;
+    ops->nvprod = pick<Long, product>;
+    ops->nvdiv = pick<Long, divide>;
+    ops->nvscale = pick<Long, scale>;
+    ops->nvabs = pick<Long, absolute>;
+    ops->nvinv = pick<Long, inverse>;
+    ops->nvaddconst = pick<Long, add_constant>;
+    ops->nvdotprod = pick<Long, dot>;
+    ops->nvmaxnorm = pick<Long, max_norm>;
+    ops->nvwrmsnorm = pick<Long, wrms_norm>;
+    ops->nvwrmsnormmask = pick<Long, wrms_norm_mask>;
+    ops->nvmin = pick<Long, minimum>;
+    ops->nvwl2norm = pick<Long, wl2_norm>;
+    ops->nvl1norm = pick<Long, l1_norm>;
+    ops->nvcompare = pick<Long, compare>;
+    ops->nvinvtest = pick<Long, inverse_test>;
+    ops->nvconstrmask = pick<Long, constraint_mask>;
+    ops->nvminquotient = pick<Long, min_quotient>;
+    ops->nvlinearcombination = pick<Long, linear_combination>;
+    ops->nvscaleaddmulti = pick<Long, scale_add_multi>;
+    ops->nvdotprodmulti = pick<Long, dot_multi>;
+    ops->nvdotprodlocal = pick<Long, dot>;
+    ops->nvmaxnormlocal = pick<Long, max_norm>;
+    ops->nvminlocal = pick<Long, minimum>;
+    ops->nvl1normlocal = pick<Long, l1_norm>;
+    ops->nvinvtestlocal = pick<Long, inverse_test>;
+    ops->nvconstrmasklocal = pick<Long, constraint_mask>;
+    ops->nvminquotientlocal = pick<Long, min_quotient>;
+    ops->nvwsqrsumlocal = pick<Long, weighted_square_sum>;
+    ops->nvwsqrsummasklocal = pick<Long, weighted_square_sum_mask>;
+    ops->nvdotprodmultilocal = pick<Long, dot_multi>;
+}
+
 } // namespace
 
 void finish_vector_ops() noexcept { settle(); }
 
 void use_fast_vector_ops(N_Vector v) {
     auto* ops = v->ops;
-    ops->nvgetarraypointer = array_pointer;
-    ops->nvgetlength = length;
-    ops->nvlinearsum = linear_sum;
-    ops->nvconst = constant;
-    ops->nvprod = product;
-    ops->nvdiv = divide;
-    ops->nvscale = scale;
-    ops->nvabs = absolute;
-    ops->nvinv = inverse;
-    ops->nvaddconst = add_constant;
-    ops->nvdotprod = dot;
-    ops->nvmaxnorm = max_norm;
-    ops->nvwrmsnorm = wrms_norm;
-    ops->nvwrmsnormmask = wrms_norm_mask;
-    ops->nvmin = minimum;
-    ops->nvwl2norm = wl2_norm;
-    ops->nvl1norm = l1_norm;
-    ops->nvcompare = compare;
-    ops->nvinvtest = inverse_test;
-    ops->nvconstrmask = constraint_mask;
-    ops->nvminquotient = min_quotient;
-    ops->nvlinearcombination = linear_combination;
-    ops->nvscaleaddmulti = scale_add_multi;
-    ops->nvdotprodmulti = dot_multi;
-    ops->nvdotprodlocal = dot;
-    ops->nvmaxnormlocal = max_norm;
-    ops->nvminlocal = minimum;
-    ops->nvl1normlocal = l1_norm;
-    ops->nvinvtestlocal = inverse_test;
-    ops->nvconstrmasklocal = constraint_mask;
-    ops->nvminquotientlocal = min_quotient;
-    ops->nvwsqrsumlocal = weighted_square_sum;
-    ops->nvwsqrsummasklocal = weighted_square_sum_mask;
-    ops->nvdotprodmultilocal = dot_multi;
-    if (length(v) >= defer_from) {  // every operation that reads or writes the data does the pending sums first
-        ops->nvgetarraypointer = settled<array_pointer>;
-        ops->nvlinearsum = linear_sum_deferring;
-        ops->nvconst = settled<constant>;
-        ops->nvprod = settled<product>;
-        ops->nvdiv = settled<divide>;
-        ops->nvscale = settled<scale>;
-        ops->nvabs = settled<absolute>;
-        ops->nvinv = settled<inverse>;
-        ops->nvaddconst = settled<add_constant>;
-        ops->nvdotprod = settled<dot>;
-        ops->nvmaxnorm = settled<max_norm>;
-        ops->nvwrmsnorm = settled<wrms_norm>;
-        ops->nvwrmsnormmask = settled<wrms_norm_mask>;
-        ops->nvmin = settled<minimum>;
-        ops->nvwl2norm = settled<wl2_norm>;
-        ops->nvl1norm = settled<l1_norm>;
-        ops->nvcompare = settled<compare>;
-        ops->nvinvtest = settled<inverse_test>;
-        ops->nvconstrmask = settled<constraint_mask>;
-        ops->nvminquotient = settled<min_quotient>;
-        ops->nvlinearcombination = settled<linear_combination>;
-        ops->nvscaleaddmulti = settled<scale_add_multi>;
-        ops->nvdotprodmulti = settled<dot_multi>;
-        ops->nvdotprodlocal = settled<dot>;
-        ops->nvmaxnormlocal = settled<max_norm>;
-        ops->nvminlocal = settled<minimum>;
-        ops->nvl1normlocal = settled<l1_norm>;
-        ops->nvinvtestlocal = settled<inverse_test>;
-        ops->nvconstrmasklocal = settled<constraint_mask>;
-        ops->nvminquotientlocal = settled<min_quotient>;
-        ops->nvwsqrsumlocal = settled<weighted_square_sum>;
-        ops->nvwsqrsummasklocal = settled<weighted_square_sum_mask>;
-        ops->nvdotprodmultilocal = settled<dot_multi>;
+    if (length(v) >= defer_from) {
+        set_vector_ops<true>(ops);
+    }
+    else {
+        set_vector_ops<false>(ops);
     }
     // The operations of nvector_serial that stay reach the data only after the deferred sums are done.
     ops->nvdestroy = destroy;
