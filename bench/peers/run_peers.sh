@@ -27,8 +27,19 @@ done
 sed -e 's/ip3 = "0.5 uM"/ip3 = "0.4 uM"/' -e 's/^t_end = .*/t_end = "1000 s"/' -e 's/^rtol = .*/rtol = 1e-6/' \
     -e 's/^interval = .*/interval = "100 ms"/' "$root/models/li_rinzel.toml" > "$work/li_rinzel_0p4.toml"
 grep -q 'ip3 = "0.4 uM"' "$work/li_rinzel_0p4.toml" || { echo "sed did not set ip3" >&2; exit 2; }
+# The same run recording only what XPPAUT's output.dat holds (t, cyt Ca, h): the whole-process comparison on equal
+# outputs (cadyn still writes results.h5, budget.csv and summary.txt, and syncs them).
+"$py" - "$work/li_rinzel_0p4.toml" "$work/li_rinzel_0p4_xpp.toml" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+new, n = re.subn(r"^observables = \[[^\]]*\]", 'observables = ["cyt.ca", "ip3r.h"]', text, flags=re.M)
+if n != 1:
+    sys.exit("could not set the observables")
+open(sys.argv[2], "w").write(new)
+PY
 cp "$peers/li_rinzel.ode" "$work/"
 cmd_cadyn="cd $work && $cadyn run li_rinzel_0p4.toml --no-plot --out cadyn-out > /dev/null"
+cmd_cadyn_xpp="cd $work && $cadyn run li_rinzel_0p4_xpp.toml --no-plot --out cadyn-xpp-out > /dev/null"
 cmd_lsoda="$py $peers/li_rinzel_scipy.py LSODA --repeats 1 > /dev/null"
 cmd_bdf="$py $peers/li_rinzel_scipy.py BDF --repeats 1 > /dev/null"
 have_xpp=0
@@ -52,8 +63,8 @@ else
 fi
 
 echo "== whole process ($runs runs each)"
-names=(cadyn scipy_LSODA scipy_BDF)
-cmds=("$cmd_cadyn" "$cmd_lsoda" "$cmd_bdf")
+names=(cadyn cadyn_xpp_outputs scipy_LSODA scipy_BDF)
+cmds=("$cmd_cadyn" "$cmd_cadyn_xpp" "$cmd_lsoda" "$cmd_bdf")
 if ((have_xpp)); then names+=(xppaut); cmds+=("$cmd_xpp"); else echo "xppaut not installed: skipped"; fi
 if ((have_nrn)); then names+=(neuron_rxd); cmds+=("$cmd_nrn"); fi
 if command -v hyperfine > /dev/null; then
@@ -93,6 +104,8 @@ periods = {}
 periods["cadyn (in process)"] = float(re.search(r"period_s=([0-9.]+)", open(f"{work}/bench.txt").read()).group(1))
 d = np.loadtxt(f"{work}/cadyn-out/traces.csv", delimiter=",", skiprows=1, usecols=(0, 1))
 periods["cadyn (whole process)"] = period(d[:, 0] / 1000.0, d[:, 1])
+d = np.loadtxt(f"{work}/cadyn-xpp-out/traces.csv", delimiter=",", skiprows=1, usecols=(0, 1))
+periods["cadyn (XPPAUT's outputs)"] = period(d[:, 0] / 1000.0, d[:, 1])
 scipy_in = {}
 for line in open(f"{work}/scipy.txt"):
     m = re.match(r"scipy (\w+): best_of_\d+_s=([0-9.]+) period_s=([0-9.]+)", line)
@@ -126,7 +139,8 @@ print("\n== times (ratio: the tool's time / cadyn's, > 1 = cadyn faster)")
 print("| tool | in process | ratio | whole process (mean) | ratio |")
 print("|---|---|---|---|---|")
 wc = whole["cadyn"]["mean"]
-rows = [("cadyn", cadyn_in, "cadyn"), ("scipy LSODA", scipy_in.get("LSODA"), "scipy_LSODA"),
+rows = [("cadyn", cadyn_in, "cadyn"), ("cadyn, XPPAUT's outputs", None, "cadyn_xpp_outputs"),
+        ("scipy LSODA", scipy_in.get("LSODA"), "scipy_LSODA"),
         ("scipy BDF", scipy_in.get("BDF"), "scipy_BDF")]
 if have_xpp:
     rows.append(("XPPAUT", None, "xppaut"))
@@ -136,8 +150,12 @@ for name, tin, key in rows:
     a = f"{tin*1e3:.1f} ms | {tin/cadyn_in:.1f}" if tin else "- | -"
     w = whole[key]["mean"]
     print(f"| {name} | {a} | {w*1e3:.1f} ms | {w/wc:.2f} |")
+if have_xpp:
+    wx = whole["cadyn_xpp_outputs"]["mean"]
+    print(f"\nXPPAUT's whole process / cadyn's recording the same variables: {whole['xppaut']['mean'] / wx:.2f}")
 print("\nin process: cadyn = best of 5 Google Benchmark repetitions (each the mean of its iterations); scipy = best of 5 solve_ivp calls"
       + ("; NEURON = best of 5 cvode.solve calls, each after finitialize" if have_nrn else ""))
-print("whole process: mean over the runs above, process start to exit, output files written")
+print("whole process: mean over the runs above, process start to exit, output files written; \"cadyn, XPPAUT's outputs\""
+      " records only cyt.ca and ip3r.h, as XPPAUT's output.dat holds t, c and h")
 sys.exit(0 if ok else 1)
 PY
