@@ -23,10 +23,12 @@
 #include <cadyn/io/checkpoint.hpp>
 #include <cadyn/io/csv.hpp>
 #include <cadyn/io/model_file.hpp>
+#include <cadyn/settings.hpp>
 #include <cadyn/simulate.hpp>
 #include <cadyn/units.hpp>
 
 #include "commands.hpp"
+#include "common.hpp"
 
 namespace cadyn::cli {
 
@@ -39,6 +41,7 @@ struct run_arguments {
     std::string start;
     std::string resume;
     std::optional<long long> seed;
+    std::vector<std::string> settings;  // --set KEY=VALUE, in order
     bool no_plot = false;
     bool allow_negative = false;
 };
@@ -86,27 +89,6 @@ double flush_seconds() {
         throw error(fmt::format("CADYN_FLUSH_SECONDS must be a number of seconds >= 0, got '{}'", env));
     }
     return v;
-}
-
-// The model's text: the file's, or the built-in default model's (source empty).
-std::string model_text(const std::string& source) {
-    if (source.empty()) {
-        return std::string(default_model_text());
-    }
-    return read_model_text(source);
-}
-
-// The plotting script: $CADYN_PLOT_SCRIPT, else the one in the source tree this binary was built from, else the
-// installed copy.
-std::filesystem::path plot_script(const char* name = "plot_traces.py") {
-    if (const char* env = std::getenv("CADYN_PLOT_SCRIPT"); env != nullptr && std::string(name) == "plot_traces.py") {
-        return env;
-    }
-    const std::filesystem::path source = std::filesystem::path(CADYN_SOURCE_DIR) / "scripts" / name;
-    if (std::filesystem::exists(source)) {
-        return source;
-    }
-    return std::filesystem::path(CADYN_INSTALL_DATADIR) / name;
 }
 
 // results.h5: the traces, the run's metadata and (spatial models) the fields voxel by voxel at every record.
@@ -161,14 +143,6 @@ private:
     std::vector<std::size_t> offsets_;
     std::vector<double> values_;
 };
-
-std::string shell_quote(const std::string& s) {
-    std::string out = "'";
-    for (const char c: s) {
-        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    }
-    return out + "'";
-}
 
 // A progress bar on stderr when it is a terminal, at most 10 updates per second.
 class progress_bar {
@@ -256,25 +230,21 @@ int run(const run_arguments& args) {
             source.empty() ? "" : shell_quote(source), shell_quote(out_dir.string())));
     }
     model_spec spec = source.empty() ? default_model() : parse_model(source_text, source);
-    if (args.seed) {
-        if (*args.seed < 0) {
-            throw error(fmt::format("--seed {}: expected a whole number >= 0", *args.seed));
-        }
-        spec.run.seed = static_cast<std::uint64_t>(*args.seed);
+    // --set KEY=VALUE, in order (a resumed run: those of the run it continues).
+    std::vector<std::pair<std::string, std::string>> settings;
+    if (resuming) {
+        settings = saved->settings;
     }
+    for (auto& s: parse_settings(args.settings, "--set")) {
+        settings.push_back(std::move(s));
+    }
+    apply_settings(spec, settings);
+    apply_seed(spec, args.seed);
     simulation_options options;
     if (resuming) {
         options.resume = saved->state;
     }
-    if (!args.t_end.empty()) {
-        options.t_end = to_canonical(args.t_end, dims::time);
-    }
-    if (args.start == "initial") {
-        options.start = start_from::initial;
-    }
-    else if (args.start == "steady_state") {
-        options.start = start_from::steady_state;
-    }
+    apply_run_options(options, args.t_end, args.start);
     if (args.allow_negative) {
         options.negative_limit = 0;
     }
@@ -313,6 +283,13 @@ int run(const run_arguments& args) {
                            {"rtol", fmt::format("{}", model.run.rtol)},
                            {"atol_uM", fmt::format("{}", model.run.atol)},
                            {"model_hash", hash}};
+        if (!settings.empty()) {
+            std::string list;
+            for (const auto& [key, value]: settings) {
+                list += fmt::format("{}{}={}", list.empty() ? "" : "; ", key, value);
+            }
+            meta.attributes.emplace_back("settings", list);  // the model text is the file's, before them
+        }
         h5.emplace(out_dir / "results.h5", sys, meta);
     }
     // A continued run's summary reads the whole trace back from traces.csv at the end.
@@ -346,7 +323,8 @@ int run(const run_arguments& args) {
     if (result.interrupted) {
         bar.finish_line();
         const int signo = stop_signal;
-        checkpoint c{source.empty() ? std::string() : std::filesystem::absolute(source).string(), hash, result.state};
+        checkpoint c{source.empty() ? std::string() : std::filesystem::absolute(source).string(), hash, result.state,
+                     settings};
         write_checkpoint(out_dir / "checkpoint", c);
         fmt::print(stderr,
                    "interrupted by {} at t = {:.6g} ms of {:.6g} ms: the {} records so far are in {}, the state in {}\n"
@@ -370,6 +348,9 @@ int run(const run_arguments& args) {
                      source.empty() ? "built-in default" : source));
     line(fmt::format("simulated:   {:.6g} ms in {:.3f} s wall ({} states, {} steps, {} rhs evaluations)",
                      result.t_end, wall, sys.size(), result.stats.steps, result.stats.rhs_evaluations));
+    for (const auto& [key, value]: settings) {
+        line(fmt::format("set:         {} = {}", key, value));
+    }
     if (sys.stochastic_instances() > 0) {
         line(fmt::format("stochastic:  {} channel transitions in {} cluster{} (seed {})", result.stats.stochastic_events,
                          sys.stochastic_instances(), sys.stochastic_instances() == 1 ? "" : "s", spec.run.seed));
@@ -492,13 +473,18 @@ void add_run(CLI::App& app, int& status) {
         ->check(CLI::IsMember({"initial", "steady_state"}));
     cmd->add_option("--seed", args.seed,
                     "Seed of the stochastic channels' random numbers (default: the model's run.seed, else 1)");
+    cmd->add_option("--set", args.settings,
+                    "Change one value of the model, with its unit (repeatable): KEY=VALUE, e.g. --set pump.vmax='2 uM/s' "
+                    "--set cyt.ip3='0.4 uM' --set t_end='10 s' (keys as Python's Model.set; docs/sweeps.md)")
+        ->type_name("KEY=VALUE")
+        ->allow_extra_args(false);
     cmd->add_flag("--no-plot", args.no_plot, "Do not draw plot.png");
     cmd->add_flag("--allow-negative", args.allow_negative,
                   "Let concentrations go below -100 x run.atol instead of stopping with an error");
     auto* resume = cmd->add_option("--resume", args.resume,
                                    "Continue the run that SIGINT/SIGTERM stopped in DIR (from DIR/checkpoint)")
                        ->type_name("DIR");
-    for (const char* name: {"MODEL", "--t-end", "--out", "--start"}) {
+    for (const char* name: {"MODEL", "--t-end", "--out", "--start", "--set"}) {
         resume->excludes(cmd->get_option(name));
     }
     cmd->callback([&status] {

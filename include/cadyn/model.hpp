@@ -258,6 +258,8 @@ struct model_spec {
     const membrane_spec* find_membrane(const std::string& name) const;
     const species_spec* find_species(const std::string& name) const;
     const point_spec* find_point(const std::string& name) const;
+    const mechanism_spec* find_mechanism_spec(const std::string& name) const;  // by the mechanism's name
+    const parameter_spec* find_parameter(const std::string& name) const;       // a user parameter
 };
 
 // The compartment a mechanism of this kind placed as `mech` reaches on side `s`: its own compartment (volume

@@ -45,6 +45,7 @@
 #include <cadyn/io/hdf5.hpp>
 #include <cadyn/io/model_file.hpp>
 #include <cadyn/model.hpp>
+#include <cadyn/settings.hpp>
 #include <cadyn/simulate.hpp>
 #include <cadyn/system.hpp>
 #include <cadyn/units.hpp>
@@ -54,15 +55,6 @@ namespace py = pybind11;
 namespace cadyn::python {
 
 namespace {
-
-// "key: message", as a diagnostic without a location prints it. Built member by member: GCC 12 at -O3 warns,
-// wrongly, that a brace-initialised temporary diagnostic may be used uninitialised.
-std::string keyed_message(const std::string& key, const std::string& message) {
-    cadyn::diagnostic d;
-    d.key = key;
-    d.message = message;
-    return d.to_string();
-}
 
 // ---------------------------------------------------------------------------------------------------- exceptions
 
@@ -186,65 +178,6 @@ std::string quantity_text_of(const py::handle& value, const std::string& key) {
                           py::str(py::type::of(value).attr("__name__")).cast<std::string>()));
 }
 
-// Convert with the units module; a unit error names the key, as the model reader's messages do.
-double quantity(const std::string& text, const dimension& d, const std::string& key) {
-    try {
-        return to_canonical(text, d);
-    }
-    catch (const unit_error& e) {
-        diagnostic problem;
-        problem.key = key;
-        problem.message = e.what();
-        throw unit_error(problem.to_string());
-    }
-}
-
-// The run and record settings model.set() knows, by key (with and without "run." / "record.").
-struct setting {
-    const char* key;
-    const dimension* dim;  // nullptr: not a quantity
-    const char* unit;      // canonical unit for get()
-};
-const std::vector<setting>& settings() {
-    static const std::vector<setting> list{
-        {"run.t_end", &dims::time, "ms"},           {"run.rtol", &dims::dimensionless, "1"},
-        {"run.atol", &dims::concentration, "uM"},   {"run.max_step", &dims::time, "ms"},
-        {"run.max_steps", nullptr, "1"},            {"run.start", nullptr, ""},
-        {"record.interval", &dims::time, "ms"},     {"temperature", &dims::temperature, "K"},
-        {"run.seed", nullptr, "1"},
-    };
-    return list;
-}
-const setting* find_setting(const std::string& key) {
-    for (const auto& s: settings()) {
-        const std::string full = s.key;
-        const auto dot = full.find('.');
-        if (key == full || (dot != std::string::npos && key == full.substr(dot + 1))) {
-            return &s;
-        }
-    }
-    return nullptr;
-}
-template <class Model>
-auto& setting_value(Model& m, const std::string& full) {
-    if (full == "run.t_end") {
-        return m.run.t_end;
-    }
-    if (full == "run.rtol") {
-        return m.run.rtol;
-    }
-    if (full == "run.atol") {
-        return m.run.atol;
-    }
-    if (full == "run.max_step") {
-        return m.run.max_step;
-    }
-    if (full == "record.interval") {
-        return m.record.interval;
-    }
-    return m.temperature;
-}
-
 std::string list_names(const std::vector<std::string>& names) {
     std::string out;
     for (const auto& n: names) {
@@ -253,171 +186,26 @@ std::string list_names(const std::vector<std::string>& names) {
     return out;
 }
 
-template <class Model>
-auto find_mechanism_spec(Model& m, const std::string& name) -> decltype(&m.mechanisms.front()) {
-    for (auto& mech: m.mechanisms) {
-        if (mech.name == name) {
-            return &mech;
-        }
-    }
-    return nullptr;
-}
-
-// A mechanism parameter from quantity text, as the model reader converts it (src/io/model_file.cpp,
-// mechanism_parameter): a membrane parameter per area may also be given per volume of the mechanism's reference
-// compartment ("30 uM/s" of the cytosol: x V / A) or for the whole membrane ("5 amol/s": / A).
-double mechanism_parameter(const model_spec& m, const mechanism_spec& mech, const field_info& field,
-                           const std::string& text, const std::string& key) {
-    const auto* impl = find_mechanism(mech.type);
-    if (impl != nullptr && impl->info().kind == mechanism_kind::membrane) {
-        const auto* mb = m.find_membrane(mech.location);
-        const auto* ref = mb == nullptr ? nullptr
-                                        : m.find_compartment(impl->info().reference == side::outer ? mb->outer : mb->inner);
-        std::string unit;
-        try {
-            unit = split_quantity(text).unit;
-        }
-        catch (const unit_error&) {
-            // quantity() below reports it with the declared dimension.
-        }
-        const dimension* alternative = nullptr;
-        if (field.dim == &dims::flux_density && has_dimension(unit, dims::concentration_rate)) {
-            alternative = &dims::concentration_rate;
-        }
-        else if (field.dim == &dims::flux_density && has_dimension(unit, dims::flux)) {
-            alternative = &dims::flux;
-        }
-        else if (field.dim == &dims::permeability && has_dimension(unit, dims::rate)) {
-            alternative = &dims::rate;
-        }
-        if (alternative != nullptr && mb != nullptr && ref != nullptr && mb->area > 0) {
-            const double value = quantity(text, *alternative, key);
-            return alternative == &dims::flux ? value / mb->area : value * ref->volume / mb->area;
-        }
-    }
-    return quantity(text, *field.dim, key);
-}
-
-// What model.set() and model.get() can name, for messages.
-std::string settable_help(const model_spec& m) {
-    std::vector<std::string> run_keys;
-    for (const auto& s: settings()) {
-        run_keys.emplace_back(s.key);
-    }
-    return fmt::format("expected a mechanism parameter (\"{}\"), an initial concentration (\"{}\"), a user parameter "
-                       "(parameters.NAME) or one of {}",
-                       m.mechanisms.empty() ? "pmca.vmax" : m.mechanisms.front().name + ".PARAMETER",
-                       m.compartments.empty() ? "cyt.ca" : m.compartments.front().name + ".SPECIES",
-                       list_names(run_keys));
-}
-
-template <class Model>
-auto find_user_parameter(Model& m, const std::string& name) -> decltype(&m.parameters.front()) {
-    for (auto& p: m.parameters) {
-        if (p.name == name) {
-            return &p;
-        }
-    }
-    return nullptr;
-}
-
-// model.set(key, value): change one value of the model, then validate it as the model reader does. The model is
-// unchanged when anything is wrong.
+// model.set(key, value): change one value of the model, then validate it as the model reader does
+// (set_model_value, include/cadyn/settings.hpp). The model is unchanged when anything is wrong.
 void set_value(py_model& pm, const std::string& key, const py::handle& value) {
-    model_spec m = pm.spec;
-    const auto dot = key.find('.');
-    const std::string head = dot == std::string::npos ? key : key.substr(0, dot);
-    const std::string tail = dot == std::string::npos ? std::string() : key.substr(dot + 1);
-    if (const auto* s = find_setting(key)) {
-        const std::string full = s->key;
-        if (full == "run.start") {
-            const std::string text = quantity_text_of(value, key);
-            if (text == "initial") {
-                m.run.start = start_from::initial;
-            }
-            else if (text == "steady_state") {
-                m.run.start = start_from::steady_state;
-            }
-            else {
-                fail(key, fmt::format("expected \"initial\" or \"steady_state\", got \"{}\"", text));
-            }
+    const auto* s = find_model_setting(key);
+    const std::string full = s == nullptr ? std::string() : s->key;
+    std::string text;
+    if (full == "run.max_steps" || full == "run.seed") {
+        const bool whole = py::isinstance<py::int_>(value) && !py::isinstance<py::bool_>(value);
+        if (!whole && full == "run.max_steps") {
+            fail(key, "expected a positive whole number of solver steps (e.g. 1000000)");
         }
-        else if (full == "run.max_steps") {
-            if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value) || value.cast<long>() <= 0) {
-                fail(key, "expected a positive whole number of solver steps (e.g. 1000000)");
-            }
-            m.run.max_steps = value.cast<long>();
+        if (!whole) {
+            fail(key, "expected a whole number >= 0 (the seed of the stochastic channels' random numbers)");
         }
-        else if (full == "run.seed") {
-            if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value) || value.cast<long long>() < 0) {
-                fail(key, "expected a whole number >= 0 (the seed of the stochastic channels' random numbers)");
-            }
-            m.run.seed = static_cast<std::uint64_t>(value.cast<long long>());
-        }
-        else {
-            setting_value(m, full) = quantity(quantity_text_of(value, key), *s->dim, key);
-        }
-    }
-    else if (dot != std::string::npos && head == "parameters") {
-        auto* p = find_user_parameter(m, tail);
-        if (p == nullptr) {
-            fail(key, fmt::format("the model has no parameter '{}'", tail));
-        }
-        const std::string text = quantity_text_of(value, key);
-        try {
-            p->value = to_coherent(text).value;
-        }
-        catch (const unit_error& e) {
-            throw unit_error(keyed_message(key, e.what()));
-        }
-        p->where = set_from_python;
-    }
-    else if (dot != std::string::npos && find_mechanism_spec(m, head) != nullptr) {
-        auto* mech = find_mechanism_spec(m, head);
-        const auto* impl = find_mechanism(mech->type);
-        const int index = impl == nullptr ? -1 : impl->info().parameter_index(tail);
-        if (index < 0) {
-            std::vector<std::string> names;
-            if (impl != nullptr) {
-                for (const auto& f: impl->info().parameters) {
-                    names.emplace_back(f.name);
-                }
-            }
-            fail(key, fmt::format("'{}' has no parameter '{}'; its parameters are: {}", mech->type, tail,
-                                  list_names(names)));
-        }
-        const auto& field = impl->info().parameters[static_cast<std::size_t>(index)];
-        mech->parameters[tail] = mechanism_parameter(m, *mech, field, quantity_text_of(value, key), key);
-        mech->parameter_where[tail] = set_from_python;
-    }
-    else if (dot != std::string::npos && m.find_compartment(head) != nullptr) {
-        auto& c = *std::find_if(m.compartments.begin(), m.compartments.end(),
-                                [&head](const compartment_spec& x) { return x.name == head; });
-        if (m.find_species(tail) == nullptr) {
-            std::vector<std::string> names;
-            for (const auto& sp: m.species) {
-                names.push_back(sp.name);
-            }
-            fail(key, fmt::format("the model has no species '{}'; its species are: {}", tail, list_names(names)));
-        }
-        const double v = quantity(quantity_text_of(value, key), dims::concentration, key);
-        if (!(v >= 0)) {
-            fail(key, fmt::format("a concentration cannot be negative (got {:g} uM)", v));
-        }
-        c.initial[tail] = v;
-    }
-    else if (dot == std::string::npos && find_user_parameter(m, key) != nullptr) {
-        set_value(pm, "parameters." + key, value);
-        return;
+        text = py::str(value).cast<std::string>();
     }
     else {
-        fail(key, fmt::format("nothing in the model is called '{}': {}", key, settable_help(m)));
+        text = quantity_text_of(value, key);
     }
-    auto problems = validate(m);
-    if (!problems.empty()) {
-        throw model_error(std::move(problems));
-    }
-    pm.spec = std::move(m);
+    set_model_value(pm.spec, key, text, set_from_python);
 }
 
 // model.get(key): the value in canonical units and that unit ("" for a user parameter, whose unit the model does
@@ -427,7 +215,7 @@ std::pair<py::object, std::string> get_value(const py_model& pm, const std::stri
     const auto dot = key.find('.');
     const std::string head = dot == std::string::npos ? key : key.substr(0, dot);
     const std::string tail = dot == std::string::npos ? std::string() : key.substr(dot + 1);
-    if (const auto* s = find_setting(key)) {
+    if (const auto* s = find_model_setting(key)) {
         const std::string full = s->key;
         if (full == "run.start") {
             return {py::str(m.run.start == start_from::steady_state ? "steady_state" : "initial"), ""};
@@ -438,17 +226,16 @@ std::pair<py::object, std::string> get_value(const py_model& pm, const std::stri
         if (full == "run.seed") {
             return {py::int_(m.run.seed), "1"};
         }
-        return {py::float_(setting_value(m, full)), s->unit};
+        return {py::float_(model_setting_value(m, *s)), s->unit};
     }
     if (dot != std::string::npos && head == "parameters") {
-        auto* p = find_user_parameter(m, tail);
-        if (p != nullptr) {
+        if (const auto* p = m.find_parameter(tail)) {
             return {py::float_(p->value), ""};
         }
         fail(key, fmt::format("the model has no parameter '{}'", tail));
     }
     if (dot != std::string::npos) {
-        if (const auto* mech = find_mechanism_spec(m, head)) {
+        if (const auto* mech = m.find_mechanism_spec(head)) {
             const auto* impl = find_mechanism(mech->type);
             const int index = impl == nullptr ? -1 : impl->info().parameter_index(tail);
             const auto it = mech->parameters.find(tail);
@@ -466,7 +253,7 @@ std::pair<py::object, std::string> get_value(const py_model& pm, const std::stri
             return {py::float_(it == c->initial.end() ? 0.0 : it->second), "uM"};
         }
     }
-    else if (auto* p = find_user_parameter(m, key)) {
+    else if (const auto* p = m.find_parameter(key)) {
         return {py::float_(p->value), ""};
     }
     fail(key, fmt::format("nothing in the model is called '{}': {}", key, settable_help(m)));
@@ -497,7 +284,7 @@ py::dict all_parameters(const py_model& pm) {
     for (const auto& p: m.parameters) {
         out[py::str("parameters." + p.name)] = py::make_tuple(p.value, "");
     }
-    for (const auto& s: settings()) {
+    for (const auto& s: model_settings()) {
         const auto [value, unit] = get_value(pm, s.key);
         out[py::str(s.key)] = py::make_tuple(value, unit);
     }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -106,10 +107,26 @@ void write_checkpoint(const std::filesystem::path& path, const checkpoint& c) {
         throw output_error(fmt::format("cannot write a checkpoint for a model path with a line break: '{}'",
                                        c.model_source));
     }
+    for (const auto& [key, value]: c.settings) {
+        if (key.empty() || key.find_first_of("\t\n=") != std::string::npos ||
+            value.find_first_of("\t\n") != std::string::npos) {
+            throw output_error(fmt::format("cannot write a checkpoint for the setting '{}': its key holds '=', a "
+                                           "tab or a line break, or its value a tab or a line break",
+                                           key));
+        }
+    }
     const auto& s = c.state;
-    std::string text = fmt::format("cadyn-checkpoint {}\n", checkpoint_format_version);
+    // Version 2 adds the settings line; a run without settings writes what version-1 readers read.
+    std::string text = fmt::format("cadyn-checkpoint {}\n", c.settings.empty() ? 1 : checkpoint_format_version);
     text += fmt::format("model_source {}\n", c.model_source);
     text += fmt::format("model_hash {}\n", c.model_hash);
+    if (!c.settings.empty()) {
+        std::string line;
+        for (const auto& [key, value]: c.settings) {
+            line += fmt::format("{}{}={}", line.empty() ? "" : "\t", key, value);
+        }
+        text += fmt::format("settings {}\n", line);
+    }
     text += fmt::format("t_end {}\n", hex(s.t_end));
     text += fmt::format("t {}\n", hex(s.t));
     text += fmt::format("next_record {}\n", s.next_record);
@@ -139,12 +156,18 @@ checkpoint read_checkpoint(const std::filesystem::path& path) {
     }
     checkpoint_reader r(path);
     std::string line;
-    const std::string magic = fmt::format("cadyn-checkpoint {}", checkpoint_format_version);
     if (!std::getline(in, line) || line.rfind("cadyn-checkpoint ", 0) != 0) {
         r.fail(1, "the file does not start with 'cadyn-checkpoint'");
     }
-    if (line != magic) {
-        r.fail(1, fmt::format("format '{}', this build reads '{}'", line, magic));
+    int version = 0;
+    for (int v = 1; v <= checkpoint_format_version; ++v) {
+        if (line == fmt::format("cadyn-checkpoint {}", v)) {
+            version = v;
+        }
+    }
+    if (version == 0) {
+        r.fail(1, fmt::format("format '{}', this build reads 'cadyn-checkpoint 1' to 'cadyn-checkpoint {}'", line,
+                              checkpoint_format_version));
     }
     bool ended = false;
     for (int number = 2; std::getline(in, line); ++number) {
@@ -165,6 +188,20 @@ checkpoint read_checkpoint(const std::filesystem::path& path) {
     checkpoint c;
     c.model_source = r.get("model_source").second;
     c.model_hash = r.get("model_hash").second;
+    if (version >= 2) {
+        const auto& [number, text] = r.get("settings");
+        std::size_t from = 0;
+        while (from <= text.size()) {
+            const auto to = std::min(text.find('\t', from), text.size());
+            const std::string item = text.substr(from, to - from);
+            const auto eq = item.find('=');
+            if (eq == std::string::npos || eq == 0) {
+                r.fail(number, fmt::format("setting '{}' is not KEY=VALUE", item));
+            }
+            c.settings.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+            from = to + 1;
+        }
+    }
     auto& s = c.state;
     s.t_end = r.number("t_end");
     s.t = r.number("t");

@@ -32,6 +32,10 @@ const compartment_spec* model_spec::find_compartment(const std::string& n) const
 const membrane_spec* model_spec::find_membrane(const std::string& n) const { return find_by_name(membranes, n); }
 const species_spec* model_spec::find_species(const std::string& n) const { return find_by_name(species, n); }
 const point_spec* model_spec::find_point(const std::string& n) const { return find_by_name(points, n); }
+const mechanism_spec* model_spec::find_mechanism_spec(const std::string& n) const {
+    return find_by_name(mechanisms, n);
+}
+const parameter_spec* model_spec::find_parameter(const std::string& n) const { return find_by_name(parameters, n); }
 
 std::string report_compartment(const model_spec& model) {
     if (!model.run.report_compartment.empty()) {

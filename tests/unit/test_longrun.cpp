@@ -291,7 +291,7 @@ in_process_run run_train(double t_end, long stop_after, const fs::path& checkpoi
         return r;
     }
     EXPECT_EQ(r.result.state.records, r.times.size());
-    cadyn::write_checkpoint(checkpoint_file, {"long_train.toml", "0123456789abcdef", r.result.state});
+    cadyn::write_checkpoint(checkpoint_file, {"long_train.toml", "0123456789abcdef", r.result.state, {}});
     const auto saved = cadyn::read_checkpoint(checkpoint_file);
     auto fresh = compile_file(data_dir / "long_train.toml");
     cadyn::memory_recorder second;
@@ -463,6 +463,18 @@ TEST(checkpoint, round_trips_every_number_exactly) {
     EXPECT_TRUE(r.state.rest->converged);
     EXPECT_EQ(r.state.stats.steps, 11);
     EXPECT_EQ(r.state.stats.restarts, 66);
+    EXPECT_TRUE(r.settings.empty());
+    fs::remove(file);
+
+    // `--set` values (version 2): kept in order, spaces, '=' and unit text as typed; keys and values with a tab or a
+    // line break cannot be written.
+    c.settings = {{"pmca.vmax", "2 uM/s"}, {"parameters.k", "a=b x"}, {"seed", "7"}};
+    cadyn::write_checkpoint(file, c);
+    const auto with = cadyn::read_checkpoint(file);
+    EXPECT_EQ(with.settings, c.settings);
+    EXPECT_EQ(with.state.y, s.y);
+    c.settings = {{"pmca.vmax", "2\tuM/s"}};
+    EXPECT_THROW(cadyn::write_checkpoint(file, c), cadyn::output_error);
     fs::remove(file);
 }
 
@@ -478,7 +490,10 @@ TEST(checkpoint, refuses_other_versions_truncation_and_garbage) {
         }
         return std::string("accepted");
     };
-    EXPECT_THAT(message("cadyn-checkpoint 2\nend\n"), HasSubstr("this build reads 'cadyn-checkpoint 1'"));
+    EXPECT_THAT(message("cadyn-checkpoint 3\nend\n"),
+                HasSubstr("this build reads 'cadyn-checkpoint 1' to 'cadyn-checkpoint 2'"));
+    EXPECT_THAT(message("cadyn-checkpoint 2\nmodel_source \nmodel_hash 0\nsettings pmca.vmax\nend\n"),
+                HasSubstr("setting 'pmca.vmax' is not KEY=VALUE"));
     EXPECT_THAT(message("hello\n"), HasSubstr("does not start with 'cadyn-checkpoint'"));
     EXPECT_THAT(message("cadyn-checkpoint 1\nmodel_source \nmodel_hash 0\nt 0x1p+0\n"), HasSubstr("truncated"));
     EXPECT_THAT(message("cadyn-checkpoint 1\nmodel_source \nmodel_hash 0\nt_end 1\nt 0.5\nnext_record 1\n"
@@ -759,7 +774,10 @@ TEST(cli_longrun, sigkill_leaves_a_readable_trace_up_to_the_last_flush) {
 }
 
 TEST(cli_longrun, sigterm_then_resume_equals_an_uninterrupted_run) {
+    // With a value changed on the command line (twice PMCA's capacity): the checkpoint keeps it and the resumed
+    // part runs with it, so the whole trace still equals the uninterrupted run's with the same --set.
     const auto model = (data_dir / "long_train.toml").string();
+    const std::string pmca = "pmca.vmax=40 pmol/cm^2/s";
     const auto stopped = fresh_path("sigterm");
     const auto whole = fresh_path("sigterm_whole");
     const std::map<std::string, std::string> every_record = {{"CADYN_FLUSH_SECONDS", "0"}};
@@ -770,8 +788,8 @@ TEST(cli_longrun, sigterm_then_resume_equals_an_uninterrupted_run) {
     std::string err;
     for (const char* candidate: {"30 s", "120 s", "480 s"}) {
         fs::remove_all(stopped);
-        child c({"run", model, "--t-end", candidate, "--no-plot", "--out", stopped.string()}, "sigterm",
-                every_record);
+        child c({"run", model, "--t-end", candidate, "--set", pmca, "--no-plot", "--out", stopped.string()},
+                "sigterm", every_record);
         ASSERT_TRUE(c.started());
         const bool running = wait_for_lines(c, stopped / "traces.csv.partial", 300);
         c.signal(SIGTERM);
@@ -791,16 +809,21 @@ TEST(cli_longrun, sigterm_then_resume_equals_an_uninterrupted_run) {
     EXPECT_FALSE(fs::exists(stopped / "budget.csv"));
     const auto saved = cadyn::read_checkpoint(stopped / "checkpoint");
     EXPECT_EQ(count_newlines(stopped / "traces.csv.partial"), saved.state.records + 1);  // header + rows
+    ASSERT_EQ(saved.settings.size(), 1U);
+    EXPECT_EQ(saved.settings[0].first, "pmca.vmax");
+    EXPECT_EQ(saved.settings[0].second, "40 pmol/cm^2/s");
 
     const auto resumed = run_cadyn({"run", "--resume", stopped.string(), "--no-plot"}, "resume");
     ASSERT_EQ(resumed.status, 0) << resumed.err;
     EXPECT_THAT(resumed.out, HasSubstr("resumed:     from the checkpoint at t = "));
     EXPECT_THAT(resumed.out, HasSubstr("peak cyt.ca"));
+    EXPECT_THAT(resumed.out, HasSubstr("set:         pmca.vmax = 40 pmol/cm^2/s"));
     EXPECT_FALSE(fs::exists(stopped / "checkpoint"));
     EXPECT_FALSE(fs::exists(stopped / "traces.csv.partial"));
     EXPECT_TRUE(fs::exists(stopped / "summary.txt"));
 
-    const auto reference = run_cadyn({"run", model, "--t-end", t_end, "--no-plot", "--out", whole.string()}, "whole");
+    const auto reference =
+        run_cadyn({"run", model, "--t-end", t_end, "--set", pmca, "--no-plot", "--out", whole.string()}, "whole");
     ASSERT_EQ(reference.status, 0) << reference.err;
     // A continued run restarts BDF at the checkpoint: equal to the tolerance, not bit for bit.
     expect_same_traces(read_csv(whole / "traces.csv"), read_csv(stopped / "traces.csv"), 1e-5);

@@ -127,3 +127,45 @@ TEST(cli, docs_mechanisms_md_is_current) {
     const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
     EXPECT_EQ(r.output, text) << "docs/mechanisms.md is out of date";
 }
+
+// `cadyn run --set KEY=VALUE`: one value of the model changed with its unit, as Python's Model.set (the keys of
+// include/cadyn/settings.hpp); a bad key, unit or value exits 2 before anything is written.
+TEST(cli_run, set_changes_a_value_with_its_unit_and_refuses_bad_ones) {
+    const auto dir = fresh_dir("set");
+    const auto r = run_command("run --set cyt.ca='250 nM' --set t_end='0.3 s' --start initial --no-plot --out " +
+                               dir.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("simulated:   300 ms"));
+    EXPECT_THAT(r.output, HasSubstr("set:         cyt.ca = 250 nM"));
+    EXPECT_THAT(r.output, HasSubstr("set:         t_end = 0.3 s"));
+    std::ifstream csv(dir / "traces.csv");
+    std::string header;
+    std::string first;
+    std::getline(csv, header);
+    std::getline(csv, first);
+    ASSERT_THAT(header, HasSubstr("t [ms],cyt.ca [uM]"));
+    // The first record is the initial state: 250 nM = 0.25 uM, to the CSV's shortest round-trip digits.
+    EXPECT_EQ(first.substr(0, first.find(',', 2)), "0,0.25");
+    fs::remove_all(dir);
+
+    const struct {
+        const char* args;
+        const char* message;
+    } bad[] = {
+        {"--set pmca.nothing=1", "'pmca' has no parameter 'nothing'; its parameters are: vmax, kd, hill"},
+        {"--set nothing=1", "nothing in the model is called 'nothing'"},
+        {"--set pmca.vmax='3 uM'", "--set: 'pmca.vmax': '3 uM' is a concentration"},
+        {"--set cyt.ca='-1 uM'", "a concentration cannot be negative"},
+        {"--set seed=1.5", "'seed': expected a whole number >= 0"},
+        {"--set start=resting", "expected \"initial\" or \"steady_state\", got \"resting\""},
+        {"--set pmca.vmax", "--set 'pmca.vmax': expected KEY=VALUE"},
+    };
+    for (const auto& b: bad) {
+        const auto wrong = fresh_dir("set_bad");
+        const auto w = run_command(std::string("run ") + b.args + " --no-plot --out " + wrong.string());
+        EXPECT_EQ(w.status, 2) << b.args << "\n" << w.output;
+        EXPECT_THAT(w.output, HasSubstr(b.message)) << b.args;
+        EXPECT_FALSE(fs::exists(wrong)) << b.args << ": nothing is written for a bad setting";
+        fs::remove_all(wrong);
+    }
+}

@@ -5,9 +5,10 @@
 // A versioned text file, one key per line. Every number that matters is a C99 hexadecimal float ("0x1.8p+3"), so
 // the state is restored bit for bit:
 //
-//   cadyn-checkpoint 1
+//   cadyn-checkpoint 1                     (2 when the run had settings)
 //   model_source /abs/path/model.toml      (empty: the built-in default model)
 //   model_hash 8c3b5e0f9a1d2c47            (FNV-1a 64 of the model text the run started from)
+//   settings pump.vmax=2 uM/s<TAB>...      (version 2 only: `cadyn run --set` values, applied again on resume)
 //   t_end 0x1.f4p+9                        [ms]
 //   t 0x1.9p+6                             [ms] reached
 //   next_record 101
@@ -22,17 +23,20 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <cadyn/simulate.hpp>
 
 namespace cadyn {
 
-inline constexpr int checkpoint_format_version = 1;
+inline constexpr int checkpoint_format_version = 2;  // the newest this build writes and reads
 
 struct checkpoint {
     std::string model_source;  // the model file as an absolute path; empty for the built-in default model
     std::string model_hash;    // model_hash() of its text
     simulation_state state;
+    std::vector<std::pair<std::string, std::string>> settings;  // KEY, VALUE text of `--set`, in order
 };
 
 // A 64-bit FNV-1a hash of a model's text, as 16 hex digits: tells whether the model changed since a checkpoint.

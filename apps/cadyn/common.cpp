@@ -1,0 +1,104 @@
+#include "common.hpp"
+
+#include <cstdint>
+#include <cstdlib>
+
+#include <fmt/core.h>
+
+#include <cadyn/error.hpp>
+#include <cadyn/io/model_file.hpp>
+#include <cadyn/settings.hpp>
+#include <cadyn/units.hpp>
+
+namespace cadyn::cli {
+
+std::string model_text(const std::string& source) {
+    if (source.empty()) {
+        return std::string(default_model_text());
+    }
+    return read_model_text(source);
+}
+
+std::filesystem::path plot_script(const char* name) {
+    if (const char* env = std::getenv("CADYN_PLOT_SCRIPT"); env != nullptr && std::string(name) == "plot_traces.py") {
+        return env;
+    }
+    const std::filesystem::path source = std::filesystem::path(CADYN_SOURCE_DIR) / "scripts" / name;
+    if (std::filesystem::exists(source)) {
+        return source;
+    }
+    return std::filesystem::path(CADYN_INSTALL_DATADIR) / name;
+}
+
+std::string shell_quote(const std::string& s) {
+    std::string out = "'";
+    for (const char c: s) {
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return out + "'";
+}
+
+std::pair<std::string, std::string> parse_setting(const std::string& text, const char* option) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+        throw error(fmt::format("{} '{}': expected KEY=VALUE, e.g. {} pump.vmax='2 uM/s'", option, text, option));
+    }
+    if (text.find_first_of("\t\n") != std::string::npos) {
+        throw error(fmt::format("{} '{}': a setting cannot hold a tab or a line break", option, text.substr(0, eq)));
+    }
+    return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+std::vector<std::pair<std::string, std::string>> parse_settings(const std::vector<std::string>& texts,
+                                                                const char* option) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& t: texts) {
+        out.push_back(parse_setting(t, option));
+    }
+    return out;
+}
+
+void apply_seed(model_spec& spec, const std::optional<long long>& seed) {
+    if (seed) {
+        if (*seed < 0) {
+            throw error(fmt::format("--seed {}: expected a whole number >= 0", *seed));
+        }
+        spec.run.seed = static_cast<std::uint64_t>(*seed);
+    }
+}
+
+void apply_run_options(simulation_options& options, const std::string& t_end, const std::string& start) {
+    if (!t_end.empty()) {
+        options.t_end = to_canonical(t_end, dims::time);
+    }
+    if (start == "initial") {
+        options.start = start_from::initial;
+    }
+    else if (start == "steady_state") {
+        options.start = start_from::steady_state;
+    }
+}
+
+void apply_settings(model_spec& spec, const std::vector<std::pair<std::string, std::string>>& settings,
+                    const char* option) {
+    const source_location from_command_line{option, 0, 0};
+    for (const auto& [key, value]: settings) {
+        try {
+            set_model_value(spec, key, value, from_command_line);
+        }
+        catch (const model_error& e) {
+            auto problems = e.problems();
+            for (auto& p: problems) {
+                if (p.where.file.empty()) {
+                    p.where = from_command_line;
+                }
+            }
+            throw model_error(std::move(problems));
+        }
+        catch (const unit_error& e) {
+            throw unit_error(fmt::format("{}: {}", option, e.what()));
+        }
+    }
+}
+
+} // namespace cadyn::cli
