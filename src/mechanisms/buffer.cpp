@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "mechanisms/mechanisms.hpp"
+#include "util/clones.hpp"
 
 namespace cadyn::mechanisms {
 namespace {
@@ -9,7 +10,7 @@ namespace {
 constexpr double inf = std::numeric_limits<double>::infinity();
 
 // The binding rate over n sites; compiled for AVX2 as well as the baseline, picked at run time (target_clones).
-__attribute__((target_clones("avx2", "default"))) void binding(std::size_t n, const double* total, const double* kd,
+CADYN_AVX2_CLONES void binding(std::size_t n, const double* total, const double* kd,
                                                               const double* kon, const double* c,
                                                               const double* bound, double* dbound, double* dc) {
     for (std::size_t i = 0; i < n; ++i) {

@@ -17,6 +17,7 @@
 #include <cadyn/system.hpp>
 
 #include "expr/expression.hpp"
+#include "util/clones.hpp"
 
 namespace cadyn {
 
@@ -885,12 +886,12 @@ template <bool Add>
 
 // The stencil compiled for AVX2 as well as the baseline, picked at run time (target_clones; a template cannot be
 // multiversioned by clang, hence one function for each kind of write).
-__attribute__((target_clones("avx2", "default"))) void stencil_write(
+CADYN_AVX2_CLONES void stencil_write(
     const std::array<std::size_t, 3>& shape, const std::array<double, 3>& gw, const double* c, double* dc,
     std::size_t row_begin, std::size_t row_end) {
     diffuse_stencil<false>(shape, gw, c, dc, row_begin, row_end);
 }
-__attribute__((target_clones("avx2", "default"))) void stencil_add(
+CADYN_AVX2_CLONES void stencil_add(
     const std::array<std::size_t, 3>& shape, const std::array<double, 3>& gw, const double* c, double* dc,
     std::size_t row_begin, std::size_t row_end) {
     diffuse_stencil<true>(shape, gw, c, dc, row_begin, row_end);
