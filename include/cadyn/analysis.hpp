@@ -36,6 +36,17 @@ struct transient_summary {
 // from the largest value after that time to the end of the trace).
 transient_summary summarize_transient(std::span<const double> t, std::span<const double> y, double last_stimulus);
 
+// The period of a sustained oscillation: the mean interval between upward crossings of the mean over the second
+// half of the trace (t >= (t.front() + t.back()) / 2), crossing times interpolated linearly. A crossing counts only
+// after the trace has been below the mean by a tenth of its half range (a Schmitt trigger: noise and round-off at
+// the mean are not cycles). nullopt when that half holds fewer than three such crossings or its range is below
+// 1e-6 of its mean's magnitude (a trace at rest). The definition the peer benchmarks use (docs/performance.md).
+struct oscillation {
+    double period = 0;     // [time unit of t]
+    std::size_t cycles = 0;  // intervals averaged
+};
+std::optional<oscillation> oscillation_period(std::span<const double> t, std::span<const double> y);
+
 // How much of `species` each mechanism took out of `compartment` over a run [zmol], from the integrated budget
 // channels (simulation_result::budget). Positive: removed from the compartment.
 struct removal {

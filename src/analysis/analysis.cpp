@@ -130,6 +130,45 @@ transient_summary summarize_transient(std::span<const double> t, std::span<const
     return s;
 }
 
+std::optional<oscillation> oscillation_period(std::span<const double> t, std::span<const double> y) {
+    if (t.size() != y.size() || t.size() < 4) {
+        return std::nullopt;
+    }
+    const double middle = 0.5 * (t.front() + t.back());
+    const auto from = static_cast<std::size_t>(std::lower_bound(t.begin(), t.end(), middle) - t.begin());
+    if (t.size() - from < 4) {
+        return std::nullopt;
+    }
+    double sum = 0;
+    double low = std::numeric_limits<double>::infinity();
+    double high = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = from; i < t.size(); ++i) {
+        sum += y[i];
+        low = std::min(low, y[i]);
+        high = std::max(high, y[i]);
+    }
+    const double mean = sum / static_cast<double>(t.size() - from);
+    if (!std::isfinite(mean) || !(high - low > 1e-6 * std::abs(mean)) || high - low <= 0) {
+        return std::nullopt;
+    }
+    const double below = mean - 0.1 * 0.5 * (high - low);
+    bool armed = false;  // been below `below` since the last crossing
+    std::vector<double> up;
+    for (std::size_t i = from; i < t.size(); ++i) {
+        if (y[i] < below) {
+            armed = true;
+        }
+        if (armed && i > from && y[i - 1] < mean && y[i] >= mean) {
+            up.push_back(t[i - 1] + (mean - y[i - 1]) / (y[i] - y[i - 1]) * (t[i] - t[i - 1]));
+            armed = false;
+        }
+    }
+    if (up.size() < 3) {
+        return std::nullopt;
+    }
+    return oscillation{(up.back() - up.front()) / static_cast<double>(up.size() - 1), up.size() - 1};
+}
+
 std::vector<removal> removal_by_mechanism(const system& sys, const std::vector<double>& budget,
                                           const std::string& compartment, const std::string& species) {
     std::vector<removal> out;

@@ -206,3 +206,52 @@ TEST(analysis, summarize_transient_without_a_decay) {
 
 } // namespace
 } // namespace cadyn
+
+// oscillation_period(): the mean interval between upward crossings of the mean over the second half of a trace.
+TEST(analysis, oscillation_period_of_a_sine_and_of_spikes) {
+    std::vector<double> t;
+    std::vector<double> sine;
+    std::vector<double> spikes;
+    std::vector<double> noisy;
+    const double period = 12.7;  // [s]
+    for (int i = 0; i <= 2000; ++i) {
+        const double x = 0.1 * i;  // every 0.1 s over 200 s
+        t.push_back(x);
+        sine.push_back(0.2 + 0.1 * std::sin(2 * std::numbers::pi * x / period));
+        // Narrow Ca-like spikes every 12.7 s on a baseline.
+        const double phase = std::fmod(x, period);
+        spikes.push_back(0.1 + 0.3 * std::exp(-(phase - 2.0) * (phase - 2.0)));
+        // The sine with a deterministic jitter of 5 % of its amplitude: each jitter crossing of the mean is no cycle.
+        noisy.push_back(sine.back() + 0.005 * std::sin(1e4 * x * x));
+    }
+    const auto s = cadyn::oscillation_period(t, sine);
+    ASSERT_TRUE(s.has_value());
+    // Linear interpolation at the mean, where a sine is straightest: error far below the sampling step.
+    EXPECT_NEAR(s->period, period, 1e-4 * period);
+    EXPECT_EQ(s->cycles, 7U);  // 100 s / 12.7 s: 8 crossings, 7 intervals
+    const auto p = cadyn::oscillation_period(t, spikes);
+    ASSERT_TRUE(p.has_value());
+    EXPECT_NEAR(p->period, period, 1e-3 * period);
+    const auto n = cadyn::oscillation_period(t, noisy);
+    ASSERT_TRUE(n.has_value());
+    EXPECT_NEAR(n->period, period, 0.01 * period);
+    EXPECT_EQ(n->cycles, 7U);
+}
+
+TEST(analysis, no_period_at_rest_or_in_a_decay) {
+    std::vector<double> t;
+    std::vector<double> damped;
+    std::vector<double> decay;
+    std::vector<double> flat;
+    for (int i = 0; i <= 10000; ++i) {
+        const double x = 0.1 * i;
+        t.push_back(x);
+        damped.push_back(0.1 + 0.1 * std::exp(-x / 5) * std::sin(x));  // rings down to rest within the first half
+        decay.push_back(0.1 + std::exp(-x / 300));
+        flat.push_back(0.1);
+    }
+    EXPECT_FALSE(cadyn::oscillation_period(t, damped).has_value());
+    EXPECT_FALSE(cadyn::oscillation_period(t, decay).has_value());
+    EXPECT_FALSE(cadyn::oscillation_period(t, flat).has_value());
+    EXPECT_FALSE(cadyn::oscillation_period(std::vector<double>{0, 1, 2}, std::vector<double>{0, 1, 0}).has_value());
+}
