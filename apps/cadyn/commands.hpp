@@ -10,6 +10,7 @@ enum exit_code : int { ok = 0, internal = 1, bad_input = 2, solver_failed = 3, o
 
 // Each registers its subcommand; the callback stores the exit code in `status`.
 void add_run(CLI::App& app, int& status);
+void add_sweep(CLI::App& app, int& status);
 void add_check(CLI::App& app, int& status);
 void add_mechanisms(CLI::App& app, int& status);
 void add_default_model(CLI::App& app, int& status);

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "cadyn 0.1.0");
     int status = ok;
     add_run(app, status);
+    add_sweep(app, status);
     add_check(app, status);
     add_mechanisms(app, status);
     add_default_model(app, status);
