@@ -393,6 +393,29 @@ int sweep(const sweep_arguments& args) {
 
     unsigned jobs = args.jobs != 0 ? args.jobs : std::max(1U, std::thread::hardware_concurrency());
     jobs = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(jobs, mine.size())));
+    // Points running at once must fit in memory together (each run checks only itself): fewer jobs when they would
+    // not, estimated from the model as given (a varied value may change the size of a point a little).
+    std::string fewer_jobs;
+    {
+        std::vector<std::string> names;
+        for (const auto& o: observe) {
+            names.push_back(o.name);
+        }
+        const memory_recorder sizing(names);
+        const double t_end = options.t_end.value_or(base.run.t_end);
+        const double need =
+            estimate_memory(probe, t_end, sizing.bytes_per_record(probe.observables().size())).total();
+        const double room = 0.8 * available_memory();
+        if (need > 0 && jobs > 1 && need * jobs > room) {
+            const auto fit = static_cast<unsigned>(std::max(1.0, std::floor(room / need)));
+            if (fit < jobs) {
+                fewer_jobs = fmt::format(" (of {} asked: each point needs about {:.3g} MB, {:.3g} MB available)", jobs,
+                                         need / 1e6, room / 0.8 / 1e6);
+                fmt::print(stderr, "note: {} point{} at once{}\n", fit, fit == 1 ? "" : "s", fewer_jobs);
+                jobs = fit;
+            }
+        }
+    }
     const bool tty = isatty(STDERR_FILENO) != 0;
     std::vector<std::optional<point_result>> results(mine.size());
     std::atomic<std::size_t> next{0};
@@ -482,8 +505,9 @@ int sweep(const sweep_arguments& args) {
         line(fmt::format("varied:      {} from {} to {}{} ({} values)", a.key, a.values.front(), a.values.back(),
                          a.unit.empty() ? "" : " " + a.unit, a.values.size()));
     }
-    line(fmt::format("points:      {} of {}{} in {:.2f} s wall on {} thread{}", mine.size(), points,
-                     parts == 1 ? "" : fmt::format(" (part {} of {})", part, parts), wall, jobs, jobs == 1 ? "" : "s"));
+    line(fmt::format("points:      {} of {}{} in {:.2f} s wall on {} thread{}{}", mine.size(), points,
+                     parts == 1 ? "" : fmt::format(" (part {} of {})", part, parts), wall, jobs, jobs == 1 ? "" : "s",
+                     fewer_jobs));
     if (failures != 0) {
         line(fmt::format("failed:      {} point{} (their status column says why)", failures, failures == 1 ? "" : "s"));
     }
