@@ -210,10 +210,13 @@ struct observed {
     std::string unit;
 };
 
-point_result run_point(const model_spec& spec, const std::vector<observed>& observe, const simulation_options& base) {
+point_result run_point(const model_spec& model, const std::vector<std::pair<std::string, std::string>>& values,
+                       const std::vector<observed>& observe, const simulation_options& base) {
     point_result r;
     const auto wall_start = std::chrono::steady_clock::now();
     try {
+        model_spec spec = model;
+        apply_settings(spec, values, "--vary");
         system sys = compile(spec);
         std::vector<std::string> names;
         for (const auto& o: observe) {
@@ -288,7 +291,14 @@ int sweep(const sweep_arguments& args) {
     simulation_options options;
     apply_run_options(options, args.t_end, args.start);
 
-    // Every point's model, checked before anything runs or is written: a value out of range is exit status 2.
+    // Every value of every key, each checked alone on the model before anything runs or is written: a wrong unit
+    // or a value out of range is exit status 2. (A combination that only fails together fails its point.)
+    for (const auto& a: axes) {
+        for (std::size_t k = 0; k < a.values.size(); ++k) {
+            model_spec check = base;
+            apply_settings(check, {{a.key, a.text(k)}}, "--vary");
+        }
+    }
     std::vector<std::size_t> mine;
     for (std::size_t p = part - 1; p < points; p += parts) {
         mine.push_back(p);
@@ -301,17 +311,15 @@ int sweep(const sweep_arguments& args) {
         }
         return k;
     };
-    std::vector<model_spec> specs;
-    specs.reserve(mine.size());
-    for (const auto p: mine) {
+    // Point p's model: the base with its values (each worker makes its own; none is kept).
+    const auto settings_of = [&axes, &values_of](std::size_t p) {
         const auto k = values_of(p);
         std::vector<std::pair<std::string, std::string>> point_settings;
         for (std::size_t j = 0; j < axes.size(); ++j) {
             point_settings.emplace_back(axes[j].key, axes[j].text(k[j]));
         }
-        specs.push_back(base);
-        apply_settings(specs.back(), point_settings, "--vary");
-    }
+        return point_settings;
+    };
 
     // The observables: the reported Ca first (where the model has it: an SBML model may not), then --observe; the
     // model's first observable when that leaves none.
@@ -443,7 +451,7 @@ int sweep(const sweep_arguments& args) {
             if (i >= mine.size()) {
                 return;
             }
-            auto r = run_point(specs[i], observe, point_options);
+            auto r = run_point(base, settings_of(mine[i]), observe, point_options);
             if (sweep_stop != 0 && r.status == "stopped") {
                 return;
             }
