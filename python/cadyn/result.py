@@ -202,7 +202,9 @@ class Result:
         For the observable ``name`` (default :attr:`report`, e.g. "cyt.ca"): resting (its first value), peak,
         peak_time_ms and, when the model has stimuli, the decay after the last one fitted by b + A exp(-t/tau):
         decay_tau_ms, decay_from_ms, decay_baseline, decay_amplitude, decay_rms (None when there is nothing to
-        fit). Also: model, t_end_ms, start ("initial" or "steady_state"), rest (see :attr:`rest`), removed_amol
+        fit); period_ms and cycles of an oscillation (the mean interval between upward crossings of the mean over
+        the second half of the run, and how many it averages; None and 0 when it does not oscillate there: as
+        ``cadyn sweep``, docs/sweeps.md). Also: model, t_end_ms, start ("initial" or "steady_state"), rest (see :attr:`rest`), removed_amol
         and removed_from (of the reported species and compartment), atp_amol, atp_total_amol, budget_closure,
         states, steps, rhs_evaluations.
         """

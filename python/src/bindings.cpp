@@ -625,6 +625,9 @@ py::dict summarize(const run_data& d, const std::string& name) {
         out["decay_amplitude"] = s.decay->amplitude;
         out["decay_rms"] = s.decay->rms;
     }
+    const auto osc = oscillation_period(d.times, d.columns[k]);
+    out["period_ms"] = osc ? py::object(py::float_(osc->period)) : py::object(py::none());
+    out["cycles"] = osc ? osc->cycles : 0;
     return out;
 }
 

@@ -211,6 +211,33 @@ class LoadSetRun(unittest.TestCase):
             m.run(t_end="10 ms", observables=[])
 
 
+    def test_sweep_in_threads_equals_runs_one_by_one(self):
+        # cadyn.sweep (docs/sweeps.md): Li & Rinzel (1994) over IP3 and the SERCA capacity, two runs at a time. The
+        # resting state loses stability at IP3 0.355 uM (Hopf): no period at 0.2 uM, one in the paper's 10-15 s
+        # range at 0.5 uM. Each point equals the same run made alone, to the bit.
+        m = cadyn.load(os.path.join(MODELS, "li_rinzel.toml"))
+        vary = {"cyt.ip3": ["0.2 uM", "0.5 uM"], "pump.vmax": ["0.9 uM/s", "1 uM/s"]}
+        points = cadyn.sweep(m, vary, jobs=2, t_end="200 s", observables="cyt.ca")
+        self.assertEqual([p["values"] for p in points],
+                         [{"cyt.ip3": a, "pump.vmax": b} for a in vary["cyt.ip3"] for b in vary["pump.vmax"]])
+        for p in points:
+            self.assertIsNone(p["error"])
+            alone = m.copy().set("cyt.ip3", p["values"]["cyt.ip3"]).set("pump.vmax", p["values"]["pump.vmax"])
+            np.testing.assert_array_equal(p["result"]["cyt.ca"], alone.run(t_end="200 s")["cyt.ca"])
+        rest, oscillating = points[0]["result"].summary(), points[2]["result"].summary()
+        self.assertIsNone(rest["period_ms"])
+        self.assertEqual(rest["cycles"], 0)
+        self.assertGreater(oscillating["period_ms"], 10000)
+        self.assertLess(oscillating["period_ms"], 15000)
+        self.assertGreaterEqual(oscillating["cycles"], 5)
+        # A wrong value raises before anything runs; a failed run is the point's error, the others go on.
+        with self.assertRaises(cadyn.UnitError):
+            cadyn.sweep(m, {"cyt.ip3": ["0.2 uM", "3 mV"]})
+        failed = cadyn.sweep(m, {"max_steps": [1, 100000]}, t_end="10 s", start="initial")
+        self.assertIsInstance(failed[0]["error"], cadyn.SolverError)
+        self.assertIsNone(failed[0]["result"])
+        self.assertIsNone(failed[1]["error"])
+
     def test_seed_of_stochastic_channels(self):
         # models/ip3r_puffs.toml: a cluster of 20 stochastic IP3Rs (docs/stochastic.md). The same seed gives the same
         # run, another seed another one; a negative seed is refused.
