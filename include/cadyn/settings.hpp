@@ -45,4 +45,9 @@ std::string settable_help(const model_spec& m);
 // unchanged then. `where` is what later messages give as the origin of a changed parameter.
 void set_model_value(model_spec& m, const std::string& key, const std::string& text, const source_location& where);
 
+// The number `key` names (a key of set_model_value other than run.start), in canonical units; `unit` gets that
+// unit ("" for a user parameter, whose unit the model does not keep). Throws model_error naming the key when the
+// model has nothing by that name or the key is run.start.
+double model_number(const model_spec& m, const std::string& key, std::string& unit);
+
 } // namespace cadyn

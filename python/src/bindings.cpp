@@ -212,9 +212,6 @@ void set_value(py_model& pm, const std::string& key, const py::handle& value) {
 // not keep, and for run.start).
 std::pair<py::object, std::string> get_value(const py_model& pm, const std::string& key) {
     const model_spec& m = pm.spec;
-    const auto dot = key.find('.');
-    const std::string head = dot == std::string::npos ? key : key.substr(0, dot);
-    const std::string tail = dot == std::string::npos ? std::string() : key.substr(dot + 1);
     if (const auto* s = find_model_setting(key)) {
         const std::string full = s->key;
         if (full == "run.start") {
@@ -226,37 +223,10 @@ std::pair<py::object, std::string> get_value(const py_model& pm, const std::stri
         if (full == "run.seed") {
             return {py::int_(m.run.seed), "1"};
         }
-        return {py::float_(model_setting_value(m, *s)), s->unit};
     }
-    if (dot != std::string::npos && head == "parameters") {
-        if (const auto* p = m.find_parameter(tail)) {
-            return {py::float_(p->value), ""};
-        }
-        fail(key, fmt::format("the model has no parameter '{}'", tail));
-    }
-    if (dot != std::string::npos) {
-        if (const auto* mech = m.find_mechanism_spec(head)) {
-            const auto* impl = find_mechanism(mech->type);
-            const int index = impl == nullptr ? -1 : impl->info().parameter_index(tail);
-            const auto it = mech->parameters.find(tail);
-            if (index >= 0 && it != mech->parameters.end()) {
-                const auto& field = impl->info().parameters[static_cast<std::size_t>(index)];
-                return {py::float_(it->second), std::string(field.dim->canonical)};
-            }
-            fail(key, fmt::format("'{}' has no parameter '{}'", mech->type, tail));
-        }
-        if (const auto* c = m.find_compartment(head)) {
-            if (m.find_species(tail) == nullptr) {
-                fail(key, fmt::format("the model has no species '{}'", tail));
-            }
-            const auto it = c->initial.find(tail);
-            return {py::float_(it == c->initial.end() ? 0.0 : it->second), "uM"};
-        }
-    }
-    else if (const auto* p = m.find_parameter(key)) {
-        return {py::float_(p->value), ""};
-    }
-    fail(key, fmt::format("nothing in the model is called '{}': {}", key, settable_help(m)));
+    std::string unit;
+    const double value = model_number(m, key, unit);
+    return {py::float_(value), unit};
 }
 
 // Every value model.set() can change, with its canonical unit.

@@ -252,6 +252,57 @@ std::string settable_help(const model_spec& m) {
                        list_names(run_keys));
 }
 
+double model_number(const model_spec& m, const std::string& key, std::string& unit) {
+    const auto dot = key.find('.');
+    const std::string head = dot == std::string::npos ? key : key.substr(0, dot);
+    const std::string tail = dot == std::string::npos ? std::string() : key.substr(dot + 1);
+    if (const auto* s = find_model_setting(key)) {
+        const std::string_view full = s->key;
+        unit = s->unit;
+        if (full == "run.max_steps") {
+            return static_cast<double>(m.run.max_steps);
+        }
+        if (full == "run.seed") {
+            return static_cast<double>(m.run.seed);
+        }
+        if (full == "run.start") {
+            fail(key, "is \"initial\" or \"steady_state\", not a number");
+        }
+        return model_setting_value(m, *s);
+    }
+    unit.clear();
+    if (dot != std::string::npos && head == "parameters") {
+        if (const auto* p = m.find_parameter(tail)) {
+            return p->value;
+        }
+        fail(key, fmt::format("the model has no parameter '{}'", tail));
+    }
+    if (dot != std::string::npos) {
+        if (const auto* mech = m.find_mechanism_spec(head)) {
+            const auto* impl = find_mechanism(mech->type);
+            const int index = impl == nullptr ? -1 : impl->info().parameter_index(tail);
+            const auto it = mech->parameters.find(tail);
+            if (index >= 0 && it != mech->parameters.end()) {
+                unit = impl->info().parameters[static_cast<std::size_t>(index)].dim->canonical;
+                return it->second;
+            }
+            fail(key, fmt::format("'{}' has no parameter '{}'", mech->type, tail));
+        }
+        if (const auto* c = m.find_compartment(head)) {
+            if (m.find_species(tail) == nullptr) {
+                fail(key, fmt::format("the model has no species '{}'", tail));
+            }
+            unit = "uM";
+            const auto it = c->initial.find(tail);
+            return it == c->initial.end() ? 0.0 : it->second;
+        }
+    }
+    else if (const auto* p = m.find_parameter(key)) {
+        return p->value;
+    }
+    fail(key, fmt::format("nothing in the model is called '{}': {}", key, settable_help(m)));
+}
+
 void set_model_value(model_spec& m, const std::string& key, const std::string& text, const source_location& where) {
     model_spec changed = m;
     set_in(changed, key, text, where);
