@@ -20,6 +20,8 @@ packages=(
     libhdf5-dev python3-h5py
     # libSBML: SBML import and export (src/io/sbml.cpp), cadyn run/check on .xml/.sbml models
     libsbml5-dev
+    # Ceres Solver: least squares for `cadyn fit` (apps/cadyn/fit.cpp, linked only into bin/cadyn-fit)
+    libceres-dev
     # clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer for readable reports: the fuzz targets
     # (fuzz/, scripts/test.sh)
     clang-14 libclang-rt-14-dev llvm-14

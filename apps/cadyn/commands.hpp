@@ -11,6 +11,10 @@ enum exit_code : int { ok = 0, internal = 1, bad_input = 2, solver_failed = 3, o
 // Each registers its subcommand; the callback stores the exit code in `status`.
 void add_run(CLI::App& app, int& status);
 void add_sweep(CLI::App& app, int& status);
+// `cadyn fit` runs the program cadyn-fit next to cadyn (add_fit, fit.cpp), which alone links Ceres: loading Ceres
+// and its libraries at every start would cost every other command ~2 ms (docs/performance.md, "Start-up").
+void add_fit(CLI::App& app, int& status);
+void add_fit_forward(CLI::App& app, int& status);
 void add_check(CLI::App& app, int& status);
 void add_mechanisms(CLI::App& app, int& status);
 void add_default_model(CLI::App& app, int& status);

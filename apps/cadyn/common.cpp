@@ -1,7 +1,10 @@
 #include "common.hpp"
+#include "commands.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 
 #include <fmt/core.h>
 
@@ -17,6 +20,24 @@ std::string model_text(const std::string& source) {
         return std::string(default_model_text());
     }
     return read_model_text(source);
+}
+
+model_spec read_model_with_settings(const std::string& source, const std::vector<std::string>& set_texts,
+                                    std::vector<std::pair<std::string, std::string>>& settings) {
+    model_spec spec = source.empty() ? default_model() : parse_model(model_text(source), source);
+    settings = parse_settings(set_texts, "--set");
+    apply_settings(spec, settings);
+    return spec;
+}
+
+std::string summary_head(const model_spec& spec, const std::string& source,
+                         const std::vector<std::pair<std::string, std::string>>& settings) {
+    std::string text = fmt::format("model:       {} ({})\n", spec.name.empty() ? "unnamed" : spec.name,
+                                   source.empty() ? "built-in default" : source);
+    for (const auto& [key, value]: settings) {
+        text += fmt::format("set:         {} = {}\n", key, value);
+    }
+    return text;
 }
 
 std::filesystem::path plot_script(const char* name) {
@@ -99,6 +120,46 @@ void apply_settings(model_spec& spec, const std::vector<std::pair<std::string, s
             throw unit_error(fmt::format("{}: {}", option, e.what()));
         }
     }
+}
+
+int parse_and_run(CLI::App& app, int argc, char** argv, const int& status) {
+    try {
+        app.parse(argc, argv);
+    }
+    catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    }
+    catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    }
+    catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    }
+    catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return bad_input;
+    }
+    catch (const model_error& e) {
+        fmt::print(stderr, "{}\n", e.what());
+        return bad_input;
+    }
+    catch (const unit_error& e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return bad_input;
+    }
+    catch (const solver_error& e) {
+        fmt::print(stderr, "solver error: {}\n", e.what());
+        return solver_failed;
+    }
+    catch (const error& e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return bad_input;
+    }
+    catch (const std::exception& e) {
+        fmt::print(stderr, "internal error (a bug in cadyn, please report it): {}\n", e.what());
+        return internal;
+    }
+    return status;
 }
 
 } // namespace cadyn::cli

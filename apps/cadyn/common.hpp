@@ -1,12 +1,16 @@
 #pragma once
 // Helpers shared by the subcommands that run models (run.cpp, sweep.cpp).
 
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
+#include <cadyn/io/csv.hpp>
 #include <cadyn/model.hpp>
 #include <cadyn/simulate.hpp>
 
@@ -14,6 +18,15 @@ namespace cadyn::cli {
 
 // The model's text: the file's, or the built-in default model's (source empty).
 std::string model_text(const std::string& source);
+
+// The model file `source` (TOML or SBML) read and checked, or the built-in default model (source empty), with the
+// `--set` texts applied in order; `settings` gets them as {KEY, VALUE}.
+model_spec read_model_with_settings(const std::string& source, const std::vector<std::string>& set_texts,
+                                    std::vector<std::pair<std::string, std::string>>& settings);
+
+// The first lines of a summary: "model: NAME (FILE)" and a "set: KEY = VALUE" line per setting.
+std::string summary_head(const model_spec& spec, const std::string& source,
+                         const std::vector<std::pair<std::string, std::string>>& settings);
 
 // A plotting script of scripts/: $CADYN_PLOT_SCRIPT for plot_traces.py, else the one in the source tree this
 // binary was built from, else the installed copy.
@@ -40,5 +53,24 @@ void apply_run_options(simulation_options& options, const std::string& t_end, co
 // `option` ("--set: 'pmca.vmax': ..."), with exit status 2 like any model error.
 void apply_settings(model_spec& spec, const std::vector<std::pair<std::string, std::string>>& settings,
                     const char* option = "--set");
+
+// The subcommand's callback: status = run(), or, when run() throws output_error (a result that could not be
+// written), its message and exit status 4.
+template <class Run>
+void set_callback(CLI::App* cmd, int& status, Run run) {
+    cmd->callback([&status, run] {
+        try {
+            status = run();
+        }
+        catch (const output_error& e) {
+            std::fprintf(stderr, "error: %s\n", e.what());
+            status = 4;  // output_failed (commands.hpp)
+        }
+    });
+}
+
+// Parse the command line and run the chosen subcommand; its status, or the exit status of the error it threw
+// (printed to stderr): 2 bad input, 3 the solver, 1 a bug (commands.hpp).
+int parse_and_run(CLI::App& app, int argc, char** argv, const int& status);
 
 } // namespace cadyn::cli

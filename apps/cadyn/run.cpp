@@ -487,15 +487,7 @@ void add_run(CLI::App& app, int& status) {
     for (const char* name: {"MODEL", "--t-end", "--out", "--start", "--set"}) {
         resume->excludes(cmd->get_option(name));
     }
-    cmd->callback([&status] {
-        try {
-            status = run(args);
-        }
-        catch (const output_error& e) {
-            fmt::print(stderr, "error: {}\n", e.what());
-            status = output_failed;
-        }
-    });
+    set_callback(cmd, status, [] { return run(args); });
 }
 
 void add_default_model(CLI::App& app, int& status) {

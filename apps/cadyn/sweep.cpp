@@ -261,10 +261,8 @@ point_result run_point(const model_spec& model, const std::vector<std::pair<std:
 
 int sweep(const sweep_arguments& args) {
     const std::string source = args.model;
-    const std::string source_text = model_text(source);
-    model_spec base = source.empty() ? default_model() : parse_model(source_text, source);
-    const auto settings = parse_settings(args.settings, "--set");
-    apply_settings(base, settings);
+    std::vector<std::pair<std::string, std::string>> settings;
+    model_spec base = read_model_with_settings(source, args.settings, settings);
     apply_seed(base, args.seed);
     if (args.vary.empty()) {
         throw error("nothing to sweep: give at least one --vary KEY=VALUES, e.g. --vary pmca.vmax='10,20,40 "
@@ -502,13 +500,8 @@ int sweep(const sweep_arguments& args) {
     write_atomically(csv_path, table);
     std::filesystem::remove(partial_path);
 
-    std::string text;
+    std::string text = summary_head(base, source, settings);
     const auto line = [&text](const std::string& s) { text += s + "\n"; };
-    line(fmt::format("model:       {} ({})", base.name.empty() ? "unnamed" : base.name,
-                     source.empty() ? "built-in default" : source));
-    for (const auto& [key, value]: settings) {
-        line(fmt::format("set:         {} = {}", key, value));
-    }
     for (const auto& a: axes) {
         line(fmt::format("varied:      {} from {} to {}{} ({} values)", a.key, a.values.front(), a.values.back(),
                          a.unit.empty() ? "" : " " + a.unit, a.values.size()));
@@ -573,15 +566,7 @@ void add_sweep(CLI::App& app, int& status) {
         ->type_name("I/N");
     cmd->add_option("--out", args.out, "Output folder (created if needed)")->capture_default_str();
     cmd->add_flag("--no-plot", args.no_plot, "Do not draw sweep.png");
-    cmd->callback([&status] {
-        try {
-            status = sweep(args);
-        }
-        catch (const output_error& e) {
-            fmt::print(stderr, "error: {}\n", e.what());
-            status = output_failed;
-        }
-    });
+    set_callback(cmd, status, [] { return sweep(args); });
 }
 
 } // namespace cadyn::cli
