@@ -65,6 +65,7 @@ cp fuzz/corpus/units/* "$work/units/"
 # test; prefixed because names repeat across the directories.
 for dir in fuzz/corpus/model_file models tests/data/broken tests/data/thermo tests/data/longrun; do
     for file in "$dir"/*; do
+        [ -f "$file" ] || continue  # models/recordings/ holds data, not models
         cp "$file" "$work/model_file/${dir//\//_}-$(basename "$file")"
     done
 done
