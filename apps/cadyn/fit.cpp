@@ -270,6 +270,11 @@ int fit(const fit_arguments& args) {
         const auto eq = f.find('=');
         parameter p;
         p.key = f.substr(0, eq);
+        if (find_model_setting(p.key) != nullptr) {
+            throw error(fmt::format("--fit '{}': a run or record setting is not fitted; fit mechanism parameters, "
+                                    "concentrations or user parameters",
+                                    p.key));
+        }
         for (const auto& q: params) {
             if (q.key == p.key) {
                 throw error(fmt::format("--fit '{}': the key is given twice", p.key));

@@ -166,6 +166,7 @@ TEST(cli_fit, bad_input_exits_2_and_writes_nothing) {
         {"--data " + good + " --observable cyt.ca --fit pmca.vmax='3 uM'", "'3 uM' is a concentration"},
         {"--data " + good + " --observable cyt.ca --fit cyt.ca='0 uM'", "a fitted value must be above 0"},
         {"--data " + good + " --observable cyt.ca --fit pmca.vmax --fit pmca.vmax", "the key is given twice"},
+        {"--data " + good + " --observable cyt.ca --fit t_end", "a run or record setting is not fitted"},
         {"--data " + (work / "none.csv").string() + " --observable cyt.ca --fit pmca.vmax", "cannot open"},
         {"--data " + good + " --observable cyt.ca --fit pmca.vmax --fit pmca.kd --fit fixed.total --fit fixed.kd",
          "4 data points for 4 parameters"},
