@@ -15,6 +15,50 @@
 
 namespace cadyn::cli {
 
+volatile std::sig_atomic_t stop_signal = 0;
+
+namespace {
+extern "C" void on_stop_signal(int signo) { stop_signal = signo; }
+} // namespace
+
+stop_on_signals::stop_on_signals() {
+    stop_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+}
+
+stop_on_signals::~stop_on_signals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+}
+
+std::string trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\r')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) {
+        s.remove_suffix(1);
+    }
+    return std::string(s);
+}
+
+std::vector<std::string> split(const std::string& s, char by) {
+    std::vector<std::string> out;
+    std::size_t from = 0;
+    while (true) {
+        const auto at = s.find(by, from);
+        out.push_back(trim(std::string_view(s).substr(from, at == std::string::npos ? std::string::npos : at - from)));
+        if (at == std::string::npos) {
+            return out;
+        }
+        from = at + 1;
+    }
+}
+
 std::string model_text(const std::string& source) {
     if (source.empty()) {
         return std::string(default_model_text());

@@ -1,10 +1,14 @@
 #pragma once
 // Helpers shared by the subcommands that run models (run.cpp, sweep.cpp).
 
+#include <signal.h>
+
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -13,6 +17,8 @@
 #include <cadyn/io/csv.hpp>
 #include <cadyn/model.hpp>
 #include <cadyn/simulate.hpp>
+
+#include "commands.hpp"
 
 namespace cadyn::cli {
 
@@ -39,6 +45,30 @@ std::string shell_quote(const std::string& s);
 // when the text holds a tab or a line break (a checkpoint could not keep it).
 std::pair<std::string, std::string> parse_setting(const std::string& text, const char* option);
 
+// Set by the SIGINT/SIGTERM handler that stop_on_signals installs (the signal's number, 0 until one comes): a run or
+// a sweep checks it, stops, keeps what it has and exits with 128 + the number.
+extern volatile std::sig_atomic_t stop_signal;
+
+// Installs that handler for its lifetime (and clears stop_signal). SA_RESETHAND: a second Ctrl-C kills at once (what
+// was flushed survives, as after SIGKILL); SA_RESTART: writes and reads go on undisturbed.
+class stop_on_signals {
+public:
+    stop_on_signals();
+    ~stop_on_signals();
+    stop_on_signals(const stop_on_signals&) = delete;
+    stop_on_signals& operator=(const stop_on_signals&) = delete;
+
+private:
+    struct sigaction old_int_ {};
+    struct sigaction old_term_ {};
+};
+
+// `s` without the spaces (and carriage returns) around it.
+std::string trim(std::string_view s);
+
+// `s` cut at every `by`, each piece trimmed.
+std::vector<std::string> split(const std::string& s, char by);
+
 // Every "KEY=VALUE" of `texts` through parse_setting().
 std::vector<std::pair<std::string, std::string>> parse_settings(const std::vector<std::string>& texts,
                                                                 const char* option);
@@ -64,7 +94,7 @@ void set_callback(CLI::App* cmd, int& status, Run run) {
         }
         catch (const output_error& e) {
             std::fprintf(stderr, "error: %s\n", e.what());
-            status = 4;  // output_failed (commands.hpp)
+            status = output_failed;
         }
     });
 }

@@ -53,29 +53,6 @@ struct recording {
     std::string column;  // the header cell of the values
 };
 
-std::string trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\r')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) {
-        s.remove_suffix(1);
-    }
-    return std::string(s);
-}
-
-std::vector<std::string> cells(const std::string& line) {
-    std::vector<std::string> out;
-    std::size_t from = 0;
-    while (true) {
-        const auto at = line.find(',', from);
-        out.push_back(trim(std::string_view(line).substr(from, at == std::string::npos ? std::string::npos : at - from)));
-        if (at == std::string::npos) {
-            return out;
-        }
-        from = at + 1;
-    }
-}
-
 // "cyt.ca [nM]" -> {"cyt.ca", "nM"}; "F/F0" -> {"F/F0", ""}.
 std::pair<std::string, std::string> name_and_unit(const std::string& cell) {
     const auto open = cell.rfind(" [");
@@ -100,7 +77,7 @@ recording read_recording(const std::filesystem::path& path, const std::string& c
     while (header.empty() && std::getline(in, line)) {
         ++number;
         if (!trim(line).empty() && trim(line).front() != '#') {
-            header = cells(line);
+            header = split(line, ',');
         }
     }
     if (header.size() < 2) {
@@ -157,7 +134,7 @@ recording read_recording(const std::filesystem::path& path, const std::string& c
         if (trim(line).empty() || trim(line).front() == '#') {
             continue;
         }
-        const auto c = cells(line);
+        const auto c = split(line, ',');
         if (c.size() <= k) {
             throw error(fmt::format("{}: {} values, the header has {} columns", where(number), c.size(), header.size()));
         }

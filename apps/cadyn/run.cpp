@@ -46,37 +46,6 @@ struct run_arguments {
     bool allow_negative = false;
 };
 
-// Set by the SIGINT/SIGTERM handler (the signal's number); the run checks it after every output step, stops,
-// writes a checkpoint and exits with 128 + the signal's number.
-volatile std::sig_atomic_t stop_signal = 0;
-
-extern "C" void on_stop_signal(int signo) { stop_signal = signo; }
-
-// Installs the handlers for the time of the simulation. SA_RESETHAND: a second Ctrl-C kills at once (the trace up
-// to its last flush survives, as after SIGKILL); SA_RESTART: writes and reads go on undisturbed.
-class stop_on_signals {
-public:
-    stop_on_signals() {
-        stop_signal = 0;
-        struct sigaction action {};
-        action.sa_handler = on_stop_signal;
-        sigemptyset(&action.sa_mask);
-        action.sa_flags = SA_RESTART | SA_RESETHAND;
-        sigaction(SIGINT, &action, &old_int_);
-        sigaction(SIGTERM, &action, &old_term_);
-    }
-    ~stop_on_signals() {
-        sigaction(SIGINT, &old_int_, nullptr);
-        sigaction(SIGTERM, &old_term_, nullptr);
-    }
-    stop_on_signals(const stop_on_signals&) = delete;
-    stop_on_signals& operator=(const stop_on_signals&) = delete;
-
-private:
-    struct sigaction old_int_ {};
-    struct sigaction old_term_ {};
-};
-
 // How long a record may wait before it is written to traces.csv.partial: $CADYN_FLUSH_SECONDS, default 1 s.
 double flush_seconds() {
     const char* env = std::getenv("CADYN_FLUSH_SECONDS");

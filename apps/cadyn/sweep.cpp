@@ -53,32 +53,6 @@ struct sweep_arguments {
     bool no_plot = false;
 };
 
-volatile std::sig_atomic_t sweep_stop = 0;
-extern "C" void on_sweep_signal(int signo) { sweep_stop = signo; }
-
-std::string trim(std::string_view s) {
-    while (!s.empty() && s.front() == ' ') {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && s.back() == ' ') {
-        s.remove_suffix(1);
-    }
-    return std::string(s);
-}
-
-std::vector<std::string> split(const std::string& s, char by) {
-    std::vector<std::string> out;
-    std::size_t from = 0;
-    while (true) {
-        const auto at = s.find(by, from);
-        out.push_back(trim(std::string_view(s).substr(from, at == std::string::npos ? std::string::npos : at - from)));
-        if (at == std::string::npos) {
-            return out;
-        }
-        from = at + 1;
-    }
-}
-
 // One varied key and its values, as numbers in one unit (the CSV's column) and as the text set_model_value reads.
 struct axis {
     std::string key;
@@ -211,19 +185,14 @@ struct observed {
 };
 
 point_result run_point(const model_spec& model, const std::vector<std::pair<std::string, std::string>>& values,
-                       const std::vector<observed>& observe, const simulation_options& base) {
+                       const std::vector<std::string>& observe, const simulation_options& options) {
     point_result r;
     const auto wall_start = std::chrono::steady_clock::now();
     try {
         model_spec spec = model;
         apply_settings(spec, values, "--vary");
         system sys = compile(spec);
-        std::vector<std::string> names;
-        for (const auto& o: observe) {
-            names.push_back(o.name);
-        }
-        memory_recorder rec(names);
-        simulation_options options = base;
+        memory_recorder rec(observe);
         const auto result = simulate(sys, rec, options);
         if (result.interrupted) {
             r.failed = true;
@@ -235,7 +204,7 @@ point_result run_point(const model_spec& model, const std::vector<std::pair<std:
         const double last_stimulus = breaks.empty() ? std::numeric_limits<double>::infinity() : breaks.back();
         r.columns = fmt::format(",{},{:.6f}", result.stats.steps, wall);
         for (std::size_t k = 0; k < observe.size(); ++k) {
-            const auto& c = rec.column(observe[k].name);
+            const auto& c = rec.column(observe[k]);
             const auto s = summarize_transient(rec.times(), c, last_stimulus);
             const auto osc = oscillation_period(rec.times(), c);
             r.columns += fmt::format(",{},{},{},{},{},{}", number(s.resting), number(s.peak), number(s.peak_time),
@@ -354,6 +323,10 @@ int sweep(const sweep_arguments& args) {
     if (observe.empty()) {
         throw error("the model has no observable to summarise");
     }
+    std::vector<std::string> observe_names;
+    for (const auto& o: observe) {
+        observe_names.push_back(o.name);
+    }
 
     // Outputs.
     const std::filesystem::path out_dir = args.out;
@@ -403,11 +376,7 @@ int sweep(const sweep_arguments& args) {
     // not, estimated from the model as given (a varied value may change the size of a point a little).
     std::string fewer_jobs;
     {
-        std::vector<std::string> names;
-        for (const auto& o: observe) {
-            names.push_back(o.name);
-        }
-        const memory_recorder sizing(names);
+        const memory_recorder sizing(observe_names);
         const double t_end = options.t_end.value_or(base.run.t_end);
         const double need =
             estimate_memory(probe, t_end, sizing.bytes_per_record(probe.observables().size())).total();
@@ -430,27 +399,17 @@ int sweep(const sweep_arguments& args) {
     std::size_t failures = 0;
     bool write_failed = false;
     simulation_options point_options = options;
-    point_options.should_stop = [] { return sweep_stop != 0; };
-
-    sweep_stop = 0;
-    struct sigaction action {};
-    struct sigaction old_int {};
-    struct sigaction old_term {};
-    action.sa_handler = on_sweep_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART | SA_RESETHAND;
-    sigaction(SIGINT, &action, &old_int);
-    sigaction(SIGTERM, &action, &old_term);
+    point_options.should_stop = [] { return stop_signal != 0; };
 
     const auto wall_start = std::chrono::steady_clock::now();
     const auto worker = [&] {
-        while (sweep_stop == 0) {
+        while (stop_signal == 0) {
             const std::size_t i = next.fetch_add(1);
             if (i >= mine.size()) {
                 return;
             }
-            auto r = run_point(base, settings_of(mine[i]), observe, point_options);
-            if (sweep_stop != 0 && r.status == "stopped") {
+            auto r = run_point(base, settings_of(mine[i]), observe_names, point_options);
+            if (stop_signal != 0 && r.status == "stopped") {
                 return;
             }
             const std::lock_guard guard{lock};
@@ -466,6 +425,7 @@ int sweep(const sweep_arguments& args) {
         }
     };
     {
+        const stop_on_signals handlers;
         std::vector<std::thread> pool;
         for (unsigned j = 1; j < jobs; ++j) {
             pool.emplace_back(worker);
@@ -475,8 +435,6 @@ int sweep(const sweep_arguments& args) {
             t.join();
         }
     }
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
     if (tty) {
         fmt::print(stderr, "\n");
     }
@@ -485,8 +443,8 @@ int sweep(const sweep_arguments& args) {
         throw output_error(fmt::format("writing '{}' failed", partial_path.string()));
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-    if (sweep_stop != 0) {
-        const int signo = sweep_stop;
+    if (stop_signal != 0) {
+        const int signo = stop_signal;
         fmt::print(stderr, "stopped by {} after {} of {} points: their rows are in {}\n",
                    signo == SIGINT ? "SIGINT" : "SIGTERM", done, mine.size(), partial_path.string());
         return 128 + signo;

@@ -194,11 +194,10 @@ void set_value(py_model& pm, const std::string& key, const py::handle& value) {
     std::string text;
     if (full == "run.max_steps" || full == "run.seed") {
         const bool whole = py::isinstance<py::int_>(value) && !py::isinstance<py::bool_>(value);
-        if (!whole && full == "run.max_steps") {
-            fail(key, "expected a positive whole number of solver steps (e.g. 1000000)");
-        }
         if (!whole) {
-            fail(key, "expected a whole number >= 0 (the seed of the stochastic channels' random numbers)");
+            fail(key, full == "run.max_steps"
+                          ? "expected a positive whole number of solver steps (e.g. 1000000)"
+                          : "expected a whole number >= 0 (the seed of the stochastic channels' random numbers)");
         }
         text = py::str(value).cast<std::string>();
     }

@@ -213,8 +213,9 @@ class LoadSetRun(unittest.TestCase):
 
     def test_sweep_in_threads_equals_runs_one_by_one(self):
         # cadyn.sweep (docs/sweeps.md): Li & Rinzel (1994) over IP3 and the SERCA capacity, two runs at a time. The
-        # resting state loses stability at IP3 0.355 uM (Hopf): no period at 0.2 uM, one in the paper's 10-15 s
-        # range at 0.5 uM. Each point equals the same run made alone, to the bit.
+        # resting state loses stability at IP3 0.355 uM (Hopf): no period at 0.2 uM, one at 0.5 uM (bracketed loosely,
+        # 10-15 s; the period's arithmetic is tested against sines in test_analysis.cpp). Each point equals the same
+        # run made alone, to the bit.
         m = cadyn.load(os.path.join(MODELS, "li_rinzel.toml"))
         vary = {"cyt.ip3": ["0.2 uM", "0.5 uM"], "pump.vmax": ["0.9 uM/s", "1 uM/s"]}
         points = cadyn.sweep(m, vary, jobs=2, t_end="200 s", observables="cyt.ca")

@@ -198,7 +198,8 @@ TEST(cli_sweep, parts_of_a_job_array_together_give_the_whole_sweep) {
     }
     EXPECT_EQ(seen, 7U);
     // Li & Rinzel (1994): the resting state loses stability between IP3 0.3 and 0.4 uM (Hopf at 0.355 uM): no period
-    // at 0.2 and 0.3 uM, a period at 0.4 and 0.5 uM, in the 10-15 s range of their Fig. 3.
+    // at 0.2 and 0.3 uM, a period at 0.4 and 0.5 uM. The 10-15 s bounds are only a plausibility bracket (tens of
+    // seconds, not milliseconds or minutes); the period's arithmetic is tested against sines in test_analysis.cpp.
     const auto period = all.column("cyt.ca period [ms]");
     EXPECT_EQ(all.rows[0][period], "");
     EXPECT_EQ(all.rows[1][period], "");
